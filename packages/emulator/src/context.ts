@@ -1,0 +1,76 @@
+import type { SecureContext } from 'node:tls';
+
+/**
+ * The contract between the emulator's listener (emulator.ts) and its two wire-protocol front ends
+ * (postgres.ts, mysql.ts). Each front end exports one function:
+ *
+ *   export function handlePostgresConnection(socket: net.Socket, ctx: ConnectionContext): void
+ *   export function handleMysqlConnection(socket: net.Socket, ctx: ConnectionContext): void
+ *
+ * The front end owns the socket from then on: it speaks the protocol up to authentication, asks
+ * `ctx.verify` about the token, reports the result through `ctx.onLogin`, then dials upstream and
+ * relays bytes both ways until either side closes. It must never throw out of a socket callback, must
+ * destroy both sockets on any error, and must clear every timer it starts.
+ */
+export interface ConnectionContext {
+  /** TLS for the client side: the emulator's generated server certificate. */
+  readonly secureContext: SecureContext;
+  /** When true, a login whose password arrived without TLS is rejected (reason `tls-required`). */
+  readonly requireTls: boolean;
+  /** The real database behind the emulator. */
+  readonly upstream: UpstreamTarget;
+  /**
+   * Checks a token presented as the password of `user`. Synchronous and pure apart from reading the
+   * emulator's clock and its "reject next N" control. Never throws.
+   */
+  verify(token: string, user: string): VerifyResult;
+  /** Called once per login attempt that reached a verdict (accepted or rejected). */
+  onLogin(result: VerifyResult): void;
+  /**
+   * Milliseconds a client may take from connect to a complete login before it is dropped (stalled
+   * handshakes). The front end arms one timer with this and clears it on success or close.
+   */
+  readonly handshakeTimeoutMs: number;
+  /** Largest packet / message a client may send before authentication; larger is hostile. */
+  readonly maxHandshakePacketBytes: number;
+  /** Server version string to announce (MySQL greeting); PostgreSQL relays upstream's. */
+  readonly serverVersion?: string;
+}
+
+/** Where and how the emulator logs in to the real server, as the same user the client logged in as. */
+export interface UpstreamTarget {
+  readonly host: string;
+  readonly port: number;
+  /**
+   * `trust`: log in upstream with no password (local PostgreSQL trust auth, MariaDB users without a
+   * password). `password`: use `password` (cleartext, md5 or SCRAM for PostgreSQL;
+   * mysql_native_password for MySQL/MariaDB).
+   */
+  readonly auth: { readonly kind: 'trust' } | { readonly kind: 'password'; readonly password: string };
+  /** Upstream user override; by default the client's login user. */
+  readonly user?: string;
+}
+
+/** Why a token was refused. Stable strings: tests and counters key on them. */
+export type RejectReason =
+  | 'malformed'
+  | 'bad-signature'
+  | 'wrong-user'
+  | 'wrong-host'
+  | 'wrong-port'
+  | 'wrong-region'
+  | 'wrong-service'
+  | 'wrong-action'
+  | 'expired'
+  | 'not-yet-valid'
+  | 'lifetime-too-long'
+  | 'unknown-access-key'
+  | 'credentials-expired'
+  | 'bad-session-token'
+  | 'tls-required'
+  | 'injected'
+  | 'rate-limited';
+
+export type VerifyResult =
+  | { readonly ok: true; readonly user: string; readonly accessKeyId: string }
+  | { readonly ok: false; readonly user: string; readonly reason: RejectReason; readonly detail: string };
