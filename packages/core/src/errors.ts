@@ -55,7 +55,10 @@ export class RdsIamError extends Error {
   readonly code: RdsIamErrorCode;
 
   constructor(code: RdsIamErrorCode, message: string, options: RdsIamErrorOptions = {}) {
-    super(redact(message), 'cause' in options ? { cause: sanitizeCause(options.cause) } : undefined);
+    super(
+      redact(message),
+      'cause' in options ? { cause: sanitizeCause(options.cause) } : undefined,
+    );
     this.name = 'RdsIamError';
     this.code = code;
     if (this.stack) this.stack = redact(this.stack);

@@ -1,5 +1,5 @@
 export type { AwsCredentials, AwsCredentialsProvider } from './credentials.js';
-export { type RdsEndpoint, type RdsEndpointKind, parseRdsEndpoint } from './endpoint.js';
+export { parseRdsEndpoint, type RdsEndpoint, type RdsEndpointKind } from './endpoint.js';
 export { RdsIamError, type RdsIamErrorCode, type RdsIamErrorOptions } from './errors.js';
 export type {
   TokenErrorEvent,

@@ -139,8 +139,10 @@ function validateFunction(value: unknown, option: string): void {
 
 /** Describes a bad option value for a message without echoing long or secret strings. */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return value.length > 40 ? `a ${value.length}-character string` : `'${value}'`;
-  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (typeof value === 'string')
+    return value.length > 40 ? `a ${value.length}-character string` : `'${value}'`;
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null)
+    return String(value);
   return `a ${Array.isArray(value) ? 'array' : typeof value}`;
 }
 

@@ -119,7 +119,12 @@ class CachingTokenProvider implements TokenProvider {
       const refreshing = now >= current.refreshAt;
       if (refreshing && !this.#inflight && now >= this.#retryAt) this.#refreshInBackground();
       if (this.#listeners.size) {
-        this.#emit({ type: 'hit', usableUntil: current.usableUntil, refreshing, ...this.#base(now) });
+        this.#emit({
+          type: 'hit',
+          usableUntil: current.usableUntil,
+          refreshing,
+          ...this.#base(now),
+        });
       }
       return Promise.resolve(current.token);
     }
@@ -305,7 +310,11 @@ function readSignResult(
 } {
   if (typeof result === 'string') {
     const info = parseAuthToken(result);
-    return { token: result, issuedAt: info.issuedAt.getTime(), expiresAt: info.expiresAt.getTime() };
+    return {
+      token: result,
+      issuedAt: info.issuedAt.getTime(),
+      expiresAt: info.expiresAt.getTime(),
+    };
   }
   if (!result || typeof result.token !== 'string' || result.token === '') {
     throw new RdsIamError(

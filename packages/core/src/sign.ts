@@ -39,8 +39,7 @@ const bytes = (data: SourceData): string | Uint8Array =>
 class Sha256 {
   readonly #hash: Hash | Hmac;
   constructor(secret?: SourceData) {
-    this.#hash =
-      secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+    this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
   }
   update(data: SourceData): void {
     this.#hash.update(bytes(data));

@@ -141,6 +141,9 @@ function decodeOrUndefined(text: string): string | undefined {
 function readAuthority(authority: string, size: string): { host: string; port: number } {
   // The signer writes `host:port/`; the slash is optional here.
   const hostPort = authority.endsWith('/') ? authority.slice(0, -1) : authority;
+  if (hostPort.includes('/')) {
+    return invalid(`it has a path before the query string, where a token has only \`/\` (${size})`);
+  }
   const colon = hostPort.lastIndexOf(':');
   if (colon < 0) return invalid(`it has no port before the query string (${size}); ${SHAPE}`);
   const host = hostPort.slice(0, colon);
@@ -209,7 +212,9 @@ function readExpires(value: string | undefined): number {
   if (value === undefined) return invalid('X-Amz-Expires is missing');
   const seconds = Number(value);
   if (!/^\d{1,7}$/.test(value) || seconds < 1 || seconds > MAX_EXPIRES_SECONDS) {
-    return invalid(`X-Amz-Expires is not a whole number of seconds from 1 to ${MAX_EXPIRES_SECONDS}`);
+    return invalid(
+      `X-Amz-Expires is not a whole number of seconds from 1 to ${MAX_EXPIRES_SECONDS}`,
+    );
   }
   return seconds;
 }

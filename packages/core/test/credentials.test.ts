@@ -13,7 +13,8 @@ let dir: string;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'rds-iam-creds-'));
-  for (const name of Object.keys(process.env)) if (name.startsWith('AWS_')) delete process.env[name];
+  for (const name of Object.keys(process.env))
+    if (name.startsWith('AWS_')) delete process.env[name];
   // Keep the default chain off this machine's real files and metadata endpoints.
   process.env.AWS_CONFIG_FILE = join(dir, 'config');
   process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'credentials');
@@ -26,7 +27,12 @@ afterEach(() => {
 
 describe('credential providers', () => {
   it('static credentials sign the token', async () => {
-    const provider = createTokenProvider({ host: HOST, port: 5432, user: 'app', credentials: STATIC_CREDENTIALS });
+    const provider = createTokenProvider({
+      host: HOST,
+      port: 5432,
+      user: 'app',
+      credentials: STATIC_CREDENTIALS,
+    });
     const info = parseAuthToken(await provider.getToken());
     expect(info.accessKeyId).toBe(STATIC_CREDENTIALS.accessKeyId);
     expect(info.region).toBe('eu-west-1');
@@ -47,7 +53,13 @@ describe('credential providers', () => {
         expiration: new Date(clock.now() + 20 * MINUTE),
       };
     };
-    const provider = createTokenProvider({ host: HOST, port: 5432, user: 'app', credentials, now: clock.now });
+    const provider = createTokenProvider({
+      host: HOST,
+      port: 5432,
+      user: 'app',
+      credentials,
+      now: clock.now,
+    });
     const t0 = clock.time;
     expect(parseAuthToken(await provider.getToken()).accessKeyId).toBe('ASIATESTKEY00000001');
     expect(calls).toHaveLength(1);
@@ -66,7 +78,12 @@ describe('credential providers', () => {
       process.env.AWS_SHARED_CREDENTIALS_FILE!,
       '[dev]\naws_access_key_id = AKIAPROFILEDEV000001\naws_secret_access_key = devsecret\n',
     );
-    const provider = createTokenProvider({ host: 'db.internal.example', port: 5432, user: 'app', profile: 'dev' });
+    const provider = createTokenProvider({
+      host: 'db.internal.example',
+      port: 5432,
+      user: 'app',
+      profile: 'dev',
+    });
     const info = parseAuthToken(await provider.getToken());
     expect(info.accessKeyId).toBe('AKIAPROFILEDEV000001');
     expect(info.region).toBe('ap-southeast-2');
@@ -77,7 +94,7 @@ describe('the default chain against a loopback container-credentials endpoint', 
   let server: Server;
   let requests = 0;
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    server = createServer((_req, res) => {
       requests += 1;
       // A slow endpoint makes a storm of callers overlap.
       setTimeout(() => {
@@ -108,7 +125,10 @@ describe('the default chain against a loopback container-credentials endpoint', 
       Array.from({ length: 300 }, (_, i) => [a, b, c][i % 3]!.getToken()),
     );
     expect(requests).toBe(1);
-    expect(parseAuthToken(tokens[0]!)).toMatchObject({ accessKeyId: 'ASIACONTAINER0000001', hasSessionToken: true });
+    expect(parseAuthToken(tokens[0]!)).toMatchObject({
+      accessKeyId: 'ASIACONTAINER0000001',
+      hasSessionToken: true,
+    });
     expect(parseAuthToken(tokens[1]!).user).toBe('reporting');
     c.close();
   });

@@ -221,7 +221,16 @@ describe('parseRdsEndpoint', () => {
       ]),
     );
     expect(new Set(parsed.map((e) => e?.partition))).toEqual(
-      new Set(['aws', 'aws-cn', 'aws-us-gov', 'aws-iso', 'aws-iso-b', 'aws-iso-e', 'aws-iso-f', 'aws-eusc']),
+      new Set([
+        'aws',
+        'aws-cn',
+        'aws-us-gov',
+        'aws-iso',
+        'aws-iso-b',
+        'aws-iso-e',
+        'aws-iso-f',
+        'aws-eusc',
+      ]),
     );
   });
 

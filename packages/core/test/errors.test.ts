@@ -23,7 +23,12 @@ describe('RdsIamError', () => {
       code: '28P01',
     });
     const err = new RdsIamError('ERR_AUTH_REJECTED', `rejected ${TOKEN}`, { cause });
-    const everything = [err.message, err.stack, inspect(err, { depth: 10 }), JSON.stringify(err)].join();
+    const everything = [
+      err.message,
+      err.stack,
+      inspect(err, { depth: 10 }),
+      JSON.stringify(err),
+    ].join();
     expect(everything).not.toContain(SIG);
     expect(everything).not.toContain('IQoJb3JpZ2luX2VjEJr');
     expect(err.code).toBe('ERR_AUTH_REJECTED');

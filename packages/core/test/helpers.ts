@@ -1,4 +1,4 @@
-import { signRdsToken, type SignRequest } from '../src/sign.js';
+import { type SignRequest, signRdsToken } from '../src/sign.js';
 
 /** A wall clock the test moves by hand. */
 export function fakeClock(start = Date.UTC(2026, 0, 15, 12, 0, 0)) {

@@ -20,26 +20,57 @@ function codeOf(fn: () => unknown): { code: string; message: string } {
 }
 
 describe('bad input fails at creation, before any network call', () => {
-  const cases: Array<[string, Partial<Record<keyof TokenProviderOptions, unknown>>, string, RegExp]> =
+  const cases: Array<
+    [string, Partial<Record<keyof TokenProviderOptions, unknown>>, string, RegExp]
+  > = [
+    ['empty host', { host: '' }, 'ERR_INVALID_HOST', /`host` is empty.*endpoint/],
+    ['missing host', { host: undefined }, 'ERR_INVALID_HOST', /`host` is missing/],
     [
-      ['empty host', { host: '' }, 'ERR_INVALID_HOST', /`host` is empty.*endpoint/],
-      ['missing host', { host: undefined }, 'ERR_INVALID_HOST', /`host` is missing/],
-      ['host with a scheme', { host: 'postgres://db.example.com' }, 'ERR_INVALID_HOST', /bare hostname, not a URL.*Remove the scheme/],
-      ['host with a port', { host: 'db.example.com:5432' }, 'ERR_INVALID_HOST', /Pass the port in `port`/],
-      ['port 0', { port: 0 }, 'ERR_INVALID_PORT', /`port` must be an integer from 1 to 65535, got 0/],
-      ['port 70000', { port: 70000 }, 'ERR_INVALID_PORT', /got 70000/],
-      ['port NaN', { port: Number.NaN }, 'ERR_INVALID_PORT', /got NaN/],
-      ['port missing without engine', { port: undefined }, 'ERR_INVALID_PORT', /Set `port`.*or `engine`/],
-      ['signingPort 1.5', { signingPort: 1.5 }, 'ERR_INVALID_PORT', /`signingPort`/],
-      ['empty user', { user: '' }, 'ERR_INVALID_USER', /`user` is empty.*IAM authentication/],
-      ['signingHost with a scheme', { signingHost: 'https://x.rds.amazonaws.com' }, 'ERR_INVALID_HOST', /`signingHost`/],
-      ['bad region', { region: 'Frankfurt' }, 'ERR_INVALID_OPTION', /`region`.*us-east-1/],
-      ['bad credentials', { credentials: { accessKeyId: 1 } }, 'ERR_INVALID_OPTION', /`credentials` must be/],
-      ['negative margin', { expiryMarginMs: -1 }, 'ERR_INVALID_OPTION', /`expiryMarginMs`/],
-      ['margin eats the token', { expiryMarginMs: 850_000 }, 'ERR_INVALID_OPTION', /at most 840000/],
-      ['onEvent not a function', { onEvent: 'log' }, 'ERR_INVALID_OPTION', /`onEvent` must be a function/],
-      ['unknown engine', { port: undefined, engine: 'oracle' }, 'ERR_INVALID_OPTION', /`engine`/],
-    ];
+      'host with a scheme',
+      { host: 'postgres://db.example.com' },
+      'ERR_INVALID_HOST',
+      /bare hostname, not a URL.*Remove the scheme/,
+    ],
+    [
+      'host with a port',
+      { host: 'db.example.com:5432' },
+      'ERR_INVALID_HOST',
+      /Pass the port in `port`/,
+    ],
+    ['port 0', { port: 0 }, 'ERR_INVALID_PORT', /`port` must be an integer from 1 to 65535, got 0/],
+    ['port 70000', { port: 70000 }, 'ERR_INVALID_PORT', /got 70000/],
+    ['port NaN', { port: Number.NaN }, 'ERR_INVALID_PORT', /got NaN/],
+    [
+      'port missing without engine',
+      { port: undefined },
+      'ERR_INVALID_PORT',
+      /Set `port`.*or `engine`/,
+    ],
+    ['signingPort 1.5', { signingPort: 1.5 }, 'ERR_INVALID_PORT', /`signingPort`/],
+    ['empty user', { user: '' }, 'ERR_INVALID_USER', /`user` is empty.*IAM authentication/],
+    [
+      'signingHost with a scheme',
+      { signingHost: 'https://x.rds.amazonaws.com' },
+      'ERR_INVALID_HOST',
+      /`signingHost`/,
+    ],
+    ['bad region', { region: 'Frankfurt' }, 'ERR_INVALID_OPTION', /`region`.*us-east-1/],
+    [
+      'bad credentials',
+      { credentials: { accessKeyId: 1 } },
+      'ERR_INVALID_OPTION',
+      /`credentials` must be/,
+    ],
+    ['negative margin', { expiryMarginMs: -1 }, 'ERR_INVALID_OPTION', /`expiryMarginMs`/],
+    ['margin eats the token', { expiryMarginMs: 850_000 }, 'ERR_INVALID_OPTION', /at most 840000/],
+    [
+      'onEvent not a function',
+      { onEvent: 'log' },
+      'ERR_INVALID_OPTION',
+      /`onEvent` must be a function/,
+    ],
+    ['unknown engine', { port: undefined, engine: 'oracle' }, 'ERR_INVALID_OPTION', /`engine`/],
+  ];
   for (const [name, patch, code, message] of cases) {
     it(name, () => {
       const sign = vi.fn();
@@ -68,7 +99,12 @@ describe('bad input fails at creation, before any network call', () => {
       process.env.AWS_CONFIG_FILE = '/nonexistent/rds-iam-test/config';
       const sign = vi.fn();
       const credentials = vi.fn(async () => STATIC_CREDENTIALS);
-      const provider = createTokenProvider({ ...base, host: 'db.internal.example', credentials, sign });
+      const provider = createTokenProvider({
+        ...base,
+        host: 'db.internal.example',
+        credentials,
+        sign,
+      });
       const err = await provider.getToken().catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'ERR_REGION_NOT_FOUND' });
       expect((err as Error).message).toMatch(/Pass `region`.*or `signingHost`/);

@@ -41,7 +41,12 @@ describe('single-flight', () => {
   });
 
   it('signs for the signing endpoint with the region from the hostname', async () => {
-    const { provider } = setup({ host: '127.0.0.1', port: 15432, signingHost: HOST, signingPort: 5432 });
+    const { provider } = setup({
+      host: '127.0.0.1',
+      port: 15432,
+      signingHost: HOST,
+      signingPort: 5432,
+    });
     const info = parseAuthToken(await provider.getToken());
     expect(info).toMatchObject({ host: HOST, port: 5432, user: 'app', region: 'us-east-1' });
   });
@@ -198,7 +203,9 @@ describe('secrets', () => {
     expect(secrets.length).toBeGreaterThan(0);
     clock.advance(11 * MINUTE);
     // A driver error that quotes the password it was given.
-    signer.fail(Object.assign(new Error(`password authentication failed: ${token}`), { code: 'X' }));
+    signer.fail(
+      Object.assign(new Error(`password authentication failed: ${token}`), { code: 'X' }),
+    );
     await provider.getToken();
     await new Promise((r) => setImmediate(r));
     clock.advance(10 * MINUTE);

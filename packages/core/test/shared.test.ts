@@ -10,9 +10,20 @@ describe('sharedTokenProvider', () => {
     const signer = countingSigner();
     const eventsA: TokenEvent[] = [];
     const eventsB: TokenEvent[] = [];
-    const common = { host: HOST, port: 5432, user: 'app', credentials: STATIC_CREDENTIALS, now: clock.now, sign: signer.sign };
+    const common = {
+      host: HOST,
+      port: 5432,
+      user: 'app',
+      credentials: STATIC_CREDENTIALS,
+      now: clock.now,
+      sign: signer.sign,
+    };
     const a = sharedTokenProvider({ ...common, onEvent: (e) => eventsA.push(e) });
-    const b = sharedTokenProvider({ ...common, host: HOST.toUpperCase(), onEvent: (e) => eventsB.push(e) });
+    const b = sharedTokenProvider({
+      ...common,
+      host: HOST.toUpperCase(),
+      onEvent: (e) => eventsB.push(e),
+    });
     const other = sharedTokenProvider({ ...common, user: 'other' });
     expect(await a.getToken()).toBe(await b.getToken());
     await other.getToken();

@@ -35,7 +35,14 @@ describe('signRdsToken', () => {
 
   it('refuses to sign without credentials', async () => {
     await expect(
-      signRdsToken({ hostname: 'h', port: 1, username: 'u', region: 'us-east-1', signingDate: new Date(), credentials: undefined }),
+      signRdsToken({
+        hostname: 'h',
+        port: 1,
+        username: 'u',
+        region: 'us-east-1',
+        signingDate: new Date(),
+        credentials: undefined,
+      }),
     ).rejects.toMatchObject({ code: 'ERR_SIGNING' });
   });
 });

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { SecureContext } from 'node:tls';
 
 /**
@@ -35,6 +36,12 @@ export interface ConnectionContext {
   readonly maxHandshakePacketBytes: number;
   /** Server version string to announce (MySQL greeting); PostgreSQL relays upstream's. */
   readonly serverVersion?: string;
+  /**
+   * Optional: a front end hands every socket it opens to upstream to this, so that the emulator's
+   * `stop()` destroys those too and waits for them to close. Front ends that don't call it still
+   * work (they destroy upstream sockets when the client socket closes).
+   */
+  trackSocket?(socket: Socket): void;
 }
 
 /** Where and how the emulator logs in to the real server, as the same user the client logged in as. */

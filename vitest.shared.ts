@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The one Vitest configuration every workspace package extends. Besides the console report it writes
+ * a JSON report that `scripts/test-summary.mjs` adds up into the repository's closing line.
+ */
+export function vitestConfig(overrides: { testTimeout?: number; include?: string[] } = {}) {
+  return defineConfig({
+    test: {
+      include: overrides.include ?? ['test/**/*.test.ts'],
+      testTimeout: overrides.testTimeout ?? 20_000,
+      hookTimeout: 30_000,
+      reporters: ['default', ['json', { outputFile: '.vitest/results.json' }]],
+    },
+  });
+}
