@@ -30,16 +30,20 @@ const MAX_VISITS = 64;
  * - Prisma: code `P1000`, or a driver adapter error whose `originalCode` is one of the above.
  *
  * Network errors, TLS errors, other SQL errors and non-objects give `false`. Decided on codes only,
- * never on message text, which servers translate.
+ * never on message text, which servers translate. PostgreSQL's `28000` also covers `no pg_hba.conf
+ * entry` (TLS off towards RDS, for example): at worst one needless fresh token, as callers retry once.
  *
  * @example
  * ```ts
- * try {
- *   return await pool.connect();
- * } catch (err) {
- *   if (!isAuthRejection(err)) throw err;
- *   provider.invalidate(token);
- *   return await pool.connect(); // once, never in a loop
+ * async function connectOnce(provider: TokenProvider): Promise<Connection> {
+ *   const token = await provider.getToken();
+ *   try {
+ *     return await openConnection(token);
+ *   } catch (err) {
+ *     if (!isAuthRejection(err)) throw err;
+ *     provider.invalidate(token);
+ *     return await openConnection(await provider.getToken()); // one retry, never a loop
+ *   }
  * }
  * ```
  */

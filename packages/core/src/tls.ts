@@ -17,8 +17,12 @@ const PEM = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE--
  *
  * @example
  * ```ts
- * import tls from 'node:tls';
- * const socket = tls.connect({ host, port: 5432, servername: host, ca: [...rdsCaCertificates()] });
+ * const pool = new pg.Pool({
+ *   host,
+ *   user,
+ *   password: () => provider.getToken(),
+ *   ssl: { ca: [...rdsCaCertificates()], servername: host, rejectUnauthorized: true },
+ * });
  * ```
  */
 export function rdsCaCertificates(): readonly string[] {

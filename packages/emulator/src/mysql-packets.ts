@@ -331,7 +331,7 @@ export function parseGreeting(payload: Buffer): Greeting {
     const ext = c.u32();
     if ((capabilities & Capability.LONG_PASSWORD) === 0) mariaDbCapabilities = ext;
   }
-  let part2 = Buffer.alloc(0);
+  let part2: Buffer = Buffer.alloc(0);
   if (capabilities & Capability.SECURE_CONNECTION) {
     const len = Math.max(13, authDataLength - 8);
     part2 = c.bytes(Math.min(len, c.remaining));
