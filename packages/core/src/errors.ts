@@ -23,8 +23,10 @@ export type RdsIamErrorCode =
   | 'ERR_SIGNING'
   /** A string given as a token is not an RDS IAM auth token. */
   | 'ERR_INVALID_TOKEN'
-  /** TLS was turned off towards a host that is not loopback. */
+  /** TLS was turned off towards a host that is not loopback, or the connection is not encrypted. */
   | 'ERR_TLS_REQUIRED'
+  /** The server's certificate did not verify (unknown CA, wrong hostname, expired). */
+  | 'ERR_TLS_VERIFY'
   /** The database server rejected the token, also after one retry with a fresh token. */
   | 'ERR_AUTH_REJECTED'
   /** The provider was closed. */

@@ -1,3 +1,14 @@
+export {
+  createIamConnector,
+  IAM_OPTION_KEYS,
+  type IamConnectionOptions,
+  type IamConnector,
+  type IamSslOption,
+  type IamTls,
+  iamTls,
+  isTlsVerifyError,
+  splitIamOptions,
+} from './connector.js';
 export type { AwsCredentials, AwsCredentialsProvider } from './credentials.js';
 export { parseRdsEndpoint, type RdsEndpoint, type RdsEndpointKind } from './endpoint.js';
 export { RdsIamError, type RdsIamErrorCode, type RdsIamErrorOptions } from './errors.js';

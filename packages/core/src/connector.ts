@@ -1,0 +1,233 @@
+import { isIP } from 'node:net';
+import { type ConnectionOptions, checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { describeError, RdsIamError } from './errors.js';
+import { type Engine, resolveOptions, type TokenProviderOptions } from './options.js';
+import type { TokenProvider } from './provider.js';
+import { isAuthRejection } from './rejection.js';
+import { sharedTokenProvider } from './shared.js';
+import { isLoopbackHost, rdsCaCertificates } from './tls.js';
+
+/** The option names that belong to rds-iam; everything else is the driver's. */
+export const IAM_OPTION_KEYS = [
+  'region',
+  'signingHost',
+  'signingPort',
+  'credentials',
+  'profile',
+  'expiryMarginMs',
+  'refreshAheadMs',
+  'onEvent',
+  'now',
+  'sign',
+  'tokenProvider',
+] as const;
+
+/** The TLS setting every integration accepts as `ssl`. */
+export type IamSslOption = boolean | ConnectionOptions | undefined;
+
+/** Options every integration accepts: the core's, an optional ready provider, and `ssl`. */
+export interface IamConnectionOptions extends TokenProviderOptions {
+  /** Use this provider instead of the process-wide shared one for these options. */
+  tokenProvider?: TokenProvider;
+  /**
+   * TLS. Default: verified against the RDS CAs with the signing host's name. An object is merged over
+   * that default (so `{ ca }` alone keeps hostname verification). `false` is allowed only towards
+   * loopback (the emulator, a tunnel's local end): IAM tokens are sent as cleartext passwords.
+   */
+  ssl?: IamSslOption;
+}
+
+/**
+ * Splits an integration's options into the core's and the driver's. `host`, `port` and `user` are
+ * needed by both and stay in both.
+ */
+export function splitIamOptions<T extends object>(
+  options: T,
+): { iam: Partial<IamConnectionOptions>; rest: Omit<T, (typeof IAM_OPTION_KEYS)[number]> } {
+  const iam: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if ((IAM_OPTION_KEYS as readonly string[]).includes(key)) iam[key] = value;
+    else rest[key] = value;
+  }
+  return { iam, rest } as {
+    iam: Partial<IamConnectionOptions>;
+    rest: Omit<T, (typeof IAM_OPTION_KEYS)[number]>;
+  };
+}
+
+/** How a connection must be secured, worked out once per pool. */
+export interface IamTls {
+  /** What to hand the driver as its `ssl` option, or `false` (loopback only). */
+  readonly ssl: ConnectionOptions | false;
+  /** The name the server certificate must carry, when there is one to check. */
+  readonly identity: string | undefined;
+  /**
+   * Checks a connected socket right before the token is sent, for drivers that cannot be told to
+   * verify the name themselves (mysql2 with an IP host, the mariadb connector).
+   *
+   * @throws {RdsIamError} `ERR_TLS_REQUIRED` or `ERR_TLS_VERIFY`.
+   */
+  assertSecure(socket: unknown): void;
+}
+
+const TLS_VERIFY_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_UNTRUSTED',
+  'HOSTNAME_MISMATCH',
+]);
+
+/**
+ * The TLS settings for an IAM connection: verify-full against the RDS CAs by default, the user's own
+ * `ssl` merged over that, and plaintext refused unless the host is loopback.
+ *
+ * @throws {RdsIamError} `ERR_TLS_REQUIRED` for `ssl: false` towards a host that is not loopback.
+ */
+export function iamTls(host: string, signingHost: string, ssl: IamSslOption): IamTls {
+  if (ssl === false) {
+    if (!isLoopbackHost(host)) {
+      throw new RdsIamError(
+        'ERR_TLS_REQUIRED',
+        `rds-iam: \`ssl: false\` towards '${host}' would send the IAM token as a cleartext password over the network. RDS requires TLS for IAM users; remove \`ssl: false\` (TLS is verified against the RDS CAs by default). Plaintext is allowed only towards loopback (an emulator or a tunnel's local end).`,
+      );
+    }
+    return { ssl: false, identity: undefined, assertSecure: () => {} };
+  }
+  if (ssl !== undefined && ssl !== true && (typeof ssl !== 'object' || ssl === null)) {
+    throw new RdsIamError(
+      'ERR_INVALID_OPTION',
+      'rds-iam: `ssl` must be true, false (loopback only) or a tls.connect options object such as `{ ca }`.',
+    );
+  }
+  const user = typeof ssl === 'object' ? ssl : {};
+  // Check the certificate against the endpoint the token names: when dialling a tunnel or an alias,
+  // the server still presents the RDS endpoint's certificate.
+  const identity = user.servername ?? (isIP(signingHost) ? undefined : signingHost);
+  const defaults: ConnectionOptions = {
+    ca: [...rdsCaCertificates()],
+    rejectUnauthorized: true,
+    ...(identity
+      ? {
+          servername: identity,
+          checkServerIdentity: (_host: string, cert: PeerCertificate) =>
+            checkServerIdentity(identity, cert),
+        }
+      : {}),
+  };
+  const merged: ConnectionOptions = { ...defaults, ...user };
+  return {
+    ssl: merged,
+    identity,
+    assertSecure(socket) {
+      const tlsSocket = socket as
+        | { encrypted?: boolean; authorized?: boolean; getPeerCertificate?: () => PeerCertificate }
+        | undefined;
+      if (!tlsSocket?.encrypted) {
+        throw new RdsIamError(
+          'ERR_TLS_REQUIRED',
+          `rds-iam: the connection to '${host}' is not encrypted, so the IAM token was not sent. Check that the server supports TLS (RDS always does) and that \`ssl\` is not disabled.`,
+        );
+      }
+      if (merged.rejectUnauthorized === false) return;
+      if (tlsSocket.authorized === false) {
+        throw tlsVerifyError(host, identity, undefined);
+      }
+      if (identity && tlsSocket.getPeerCertificate) {
+        const mismatch = checkServerIdentity(identity, tlsSocket.getPeerCertificate());
+        if (mismatch) throw tlsVerifyError(host, identity, mismatch);
+      }
+    },
+  };
+}
+
+function tlsVerifyError(host: string, identity: string | undefined, cause: unknown): RdsIamError {
+  return new RdsIamError(
+    'ERR_TLS_VERIFY',
+    `rds-iam: the TLS certificate of '${host}'${identity && identity !== host ? ` (checked as '${identity}')` : ''} did not verify${cause ? `: ${describeError(cause)}` : ''}. RDS endpoints verify against the bundled RDS CAs; for anything else (the rds-iam emulator, a proxy with its own certificate) pass its CA as \`ssl: { ca }\`, and when you dial a tunnel or alias set \`signingHost\` to the RDS endpoint name.`,
+    { cause },
+  );
+}
+
+/** Whether a driver error is a failed certificate check. */
+export function isTlsVerifyError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && TLS_VERIFY_CODES.has(code);
+}
+
+/**
+ * What an integration needs per pool: a token for each new physical connection, the TLS settings,
+ * and a connect wrapper that retries once with a fresh token after a server rejection.
+ */
+export interface IamConnector {
+  readonly provider: TokenProvider;
+  readonly tls: IamTls;
+  /** The dialled host and port, and the user, after validation. */
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  /** A token for a new physical connection; remembered so a rejection drops exactly that one. */
+  password(): Promise<string>;
+  /**
+   * Runs `connect`; after an auth rejection drops the token and runs it once more, never in a loop. A
+   * second rejection, or a certificate failure, becomes an `RdsIamError` that says what to check.
+   */
+  connect<T>(connect: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Builds the connector an integration needs from the options it was given.
+ *
+ * @example
+ * ```ts
+ * const connector = createIamConnector({ host, port: 5432, user: 'app' }, 'postgres');
+ * const pool = new pg.Pool({ host, user: 'app', password: connector.password, ssl: connector.tls.ssl });
+ * ```
+ */
+export function createIamConnector(options: IamConnectionOptions, engine: Engine): IamConnector {
+  const resolved = resolveOptions({ engine, ...options });
+  const tls = iamTls(resolved.host, resolved.signingHost, options.ssl);
+  const { tokenProvider, ssl: _ssl, ...providerOptions } = options;
+  const provider = tokenProvider ?? sharedTokenProvider({ engine, ...providerOptions });
+  let lastToken: string | undefined;
+  const password = async (): Promise<string> => {
+    const token = await provider.getToken();
+    lastToken = token;
+    return token;
+  };
+  const describeTarget = `${resolved.user}@${resolved.signingHost}:${resolved.signingPort}`;
+  return {
+    provider,
+    tls,
+    host: resolved.host,
+    port: resolved.port,
+    user: resolved.user,
+    password,
+    async connect<T>(connect: () => Promise<T>): Promise<T> {
+      try {
+        return await connect();
+      } catch (first) {
+        if (isTlsVerifyError(first)) throw tlsVerifyError(resolved.host, tls.identity, first);
+        if (!isAuthRejection(first)) throw first;
+        provider.invalidate(lastToken);
+        try {
+          return await connect();
+        } catch (second) {
+          if (!isAuthRejection(second)) throw second;
+          provider.invalidate(lastToken);
+          throw new RdsIamError(
+            'ERR_AUTH_REJECTED',
+            `rds-iam: the server rejected the IAM token for ${describeTarget} twice (${describeError(second)}). Check that the user exists with IAM authentication enabled (PostgreSQL: GRANT rds_iam; MySQL: IDENTIFIED WITH AWSAuthenticationPlugin), that the IAM policy allows rds-db:connect on this user and the instance's resource id, that the region is right, and that signingHost names the RDS endpoint when you dial a tunnel.`,
+            { cause: second },
+          );
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,153 @@
+import { describe, expect, it } from 'vitest';
+import { createIamConnector, iamTls, RdsIamError, splitIamOptions } from '../src/index.js';
+import { countingSigner, fakeClock, STATIC_CREDENTIALS, secretsOf } from './helpers.js';
+
+const HOST = 'mydb.abc123xyz.us-east-1.rds.amazonaws.com';
+
+function connector(extra: Record<string, unknown> = {}) {
+  const signer = countingSigner();
+  const clock = fakeClock();
+  const c = createIamConnector(
+    {
+      host: HOST,
+      user: 'app',
+      credentials: STATIC_CREDENTIALS,
+      now: clock.now,
+      sign: signer.sign,
+      ...extra,
+    },
+    'postgres',
+  );
+  return { c, signer, clock };
+}
+
+const pgRejection = () =>
+  Object.assign(new Error('PAM authentication failed for user "app"'), {
+    code: '28P01',
+    severity: 'FATAL',
+  });
+
+describe('iamTls', () => {
+  it('verifies against the RDS CAs and the signing host by default', () => {
+    const tls = iamTls('127.0.0.1', HOST, undefined);
+    expect(tls.ssl).not.toBe(false);
+    const ssl = tls.ssl as Exclude<typeof tls.ssl, false>;
+    expect(ssl.rejectUnauthorized).toBe(true);
+    expect(Array.isArray(ssl.ca) && ssl.ca.length).toBeGreaterThan(10);
+    expect(ssl.servername).toBe(HOST);
+    expect(tls.identity).toBe(HOST);
+  });
+
+  it('merges the user’s ssl over the default: their CA, our hostname check', () => {
+    const tls = iamTls(HOST, HOST, { ca: 'PEM' });
+    const ssl = tls.ssl as Exclude<typeof tls.ssl, false>;
+    expect(ssl.ca).toBe('PEM');
+    expect(ssl.servername).toBe(HOST);
+    expect(typeof ssl.checkServerIdentity).toBe('function');
+  });
+
+  it('refuses ssl: false towards a host that is not loopback, allows it for loopback', () => {
+    expect(() => iamTls(HOST, HOST, false)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TLS_REQUIRED',
+        message: expect.stringMatching(/cleartext.*loopback/),
+      }),
+    );
+    expect(() => iamTls('10.0.0.5', HOST, false)).toThrow(RdsIamError);
+    expect(iamTls('127.0.0.1', HOST, false).ssl).toBe(false);
+    expect(iamTls('localhost', HOST, false).ssl).toBe(false);
+  });
+
+  it('assertSecure refuses a socket that is not encrypted or not authorized', () => {
+    const tls = iamTls(HOST, HOST, undefined);
+    expect(() => tls.assertSecure({ encrypted: false })).toThrow(
+      expect.objectContaining({ code: 'ERR_TLS_REQUIRED' }),
+    );
+    expect(() => tls.assertSecure({ encrypted: true, authorized: false })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_TLS_VERIFY',
+        message: expect.stringMatching(/ssl: \{ ca \}/),
+      }),
+    );
+  });
+});
+
+describe('splitIamOptions', () => {
+  it('keeps host, port and user for the driver and takes the core’s options out', () => {
+    const { iam, rest } = splitIamOptions({
+      host: 'h',
+      port: 1,
+      user: 'u',
+      database: 'd',
+      region: 'us-east-1',
+      max: 5,
+    });
+    expect(iam).toEqual({ region: 'us-east-1' });
+    expect(rest).toEqual({ host: 'h', port: 1, user: 'u', database: 'd', max: 5 });
+  });
+});
+
+describe('connector.connect', () => {
+  it('after one rejection drops the token and retries once with a new one', async () => {
+    const { c, signer, clock } = connector();
+    const seen: string[] = [];
+    let attempts = 0;
+    const result = await c.connect(async () => {
+      attempts += 1;
+      seen.push(await c.password());
+      clock.advance(1000);
+      if (attempts === 1) throw pgRejection();
+      return 'connected';
+    });
+    expect(result).toBe('connected');
+    expect(attempts).toBe(2);
+    expect(signer.calls).toHaveLength(2);
+    expect(seen[0]).not.toBe(seen[1]);
+  });
+
+  it('a server that rejects everything gets exactly one retry, then ERR_AUTH_REJECTED without token text', async () => {
+    const { c, signer, clock } = connector();
+    let attempts = 0;
+    let token = '';
+    const err = await c
+      .connect(async () => {
+        attempts += 1;
+        token = await c.password();
+        clock.advance(1000);
+        throw Object.assign(pgRejection(), { detail: `password was ${token}` });
+      })
+      .catch((e: unknown) => e);
+    expect(attempts).toBe(2);
+    expect(signer.calls).toHaveLength(2);
+    expect(err).toMatchObject({ code: 'ERR_AUTH_REJECTED' });
+    expect((err as Error).message).toMatch(/rds-db:connect/);
+    for (const secret of secretsOf(token))
+      expect(JSON.stringify(err) + (err as Error).stack).not.toContain(secret);
+  });
+
+  it('other errors pass through untouched and are not retried', async () => {
+    const { c } = connector();
+    let attempts = 0;
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    await expect(
+      c.connect(async () => {
+        attempts += 1;
+        throw refused;
+      }),
+    ).rejects.toBe(refused);
+    expect(attempts).toBe(1);
+  });
+
+  it('a certificate failure becomes ERR_TLS_VERIFY saying how to pass the CA', async () => {
+    const { c } = connector();
+    const err = await c
+      .connect(async () => {
+        throw Object.assign(new Error('self-signed certificate in certificate chain'), {
+          code: 'SELF_SIGNED_CERT_IN_CHAIN',
+        });
+      })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_TLS_VERIFY' });
+    expect((err as Error).message).toMatch(/pass its CA as `ssl: \{ ca \}`/);
+  });
+});
