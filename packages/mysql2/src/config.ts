@@ -1,0 +1,120 @@
+import {
+  createIamConnector,
+  type IamConnectionOptions,
+  type IamConnector,
+  parseDatabaseUrl,
+  RdsIamError,
+  splitIamOptions,
+} from '@rds-iam/core';
+import type { AuthPlugin, PoolOptions } from 'mysql2';
+
+/**
+ * Options of {@link mysql2IamConfig}, {@link createPool} and {@link createConnection}: mysql2's own
+ * options (passed through untouched) plus rds-iam's. `password` and `authPlugins.mysql_clear_password`
+ * are not accepted: the token is the password and rds-iam sends it.
+ */
+export interface Mysql2IamOptions
+  extends Omit<PoolOptions, 'password' | 'ssl' | 'host' | 'port' | 'user' | 'uri'>,
+    Omit<IamConnectionOptions, 'engine' | 'host' | 'user'> {
+  /** The endpoint dialled. Required, here or in `uri`. */
+  host?: string;
+  /** The database user with IAM enabled. Required, here or in `uri`. */
+  user?: string;
+  /**
+   * A `mysql://user@host:port/db` URL, parsed by rds-iam and merged under the explicit options. A
+   * password in it is refused.
+   */
+  uri?: string;
+}
+
+/** mysql2 options ready for `createPool()` / `createConnection()`. */
+export type Mysql2IamPoolOptions = PoolOptions & {
+  host: string;
+  port: number;
+  user: string;
+  authPlugins: { mysql_clear_password: AuthPlugin };
+};
+
+/** @internal the options plus the connector that `createPool` needs for its retry. */
+export function buildMysql2Config(options: Mysql2IamOptions): {
+  config: Mysql2IamPoolOptions;
+  connector: IamConnector;
+} {
+  if (options === null || typeof options !== 'object') {
+    throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: options must be an object.');
+  }
+  const given = options as Mysql2IamOptions & { password?: unknown; authPlugins?: unknown };
+  if (given.password !== undefined) {
+    throw new RdsIamError(
+      'ERR_CONFLICTING_OPTIONS',
+      'rds-iam: `password` was given, but with IAM the password is a fresh token for every connection. Remove `password`.',
+    );
+  }
+  const { uri, ...explicit } = options;
+  let fromUrl = {};
+  if (uri !== undefined) {
+    const { params, ...fields } = parseDatabaseUrl(uri, { option: 'uri', protocols: ['mysql'] });
+    for (const key of params.keys()) {
+      throw new RdsIamError(
+        'ERR_INVALID_OPTION',
+        `rds-iam: \`uri\` parameter '${key}' is not supported with IAM; pass it as an option instead.`,
+      );
+    }
+    fromUrl = fields;
+  }
+  const merged = {
+    ...fromUrl,
+    ...Object.fromEntries(Object.entries(explicit).filter(([, v]) => v !== undefined)),
+  } as Mysql2IamOptions;
+  const { iam, rest } = splitIamOptions(merged);
+  const { ssl, authPlugins, ...driver } = rest as typeof rest & {
+    ssl?: IamConnectionOptions['ssl'];
+    authPlugins?: Record<string, AuthPlugin>;
+  };
+  const connector = createIamConnector(
+    { ...iam, host: merged.host as string, port: merged.port, user: merged.user as string, ssl },
+    'mysql',
+  );
+  // RDS switches IAM users to the cleartext plugin. mysql2 >= 3.22 refuses it unless a plugin is
+  // given, and never checks that the connection is encrypted: this plugin does, then sends the token.
+  const mysql_clear_password: AuthPlugin =
+    ({ connection }) =>
+    async () => {
+      connector.tls.assertSecure((connection as unknown as { stream?: unknown }).stream);
+      return Buffer.from(`${await connector.password()}\0`);
+    };
+  const config: Mysql2IamPoolOptions = {
+    ...driver,
+    host: connector.host,
+    port: connector.port,
+    user: connector.user,
+    authPlugins: { ...authPlugins, mysql_clear_password },
+  };
+  if (connector.tls.ssl) {
+    // mysql2 would check the name against `host`; the plugin checks it against the signing host
+    // before the token is sent, which also covers tunnels and aliases.
+    config.ssl = { ...connector.tls.ssl, verifyIdentity: false } as PoolOptions['ssl'];
+  }
+  return { config, connector };
+}
+
+/**
+ * mysql2 options that log in with IAM: an async `mysql_clear_password` plugin that sends a fresh
+ * token for each new physical connection once the connection is verified TLS, and TLS verified
+ * against the RDS CAs. You do not need `enableCleartextPlugin`.
+ *
+ * @throws {RdsIamError} for bad options, before any network call.
+ *
+ * @example
+ * ```ts
+ * import mysql from 'mysql2/promise';
+ * import { mysql2IamConfig } from '@rds-iam/mysql2';
+ *
+ * const pool = mysql.createPool(
+ *   mysql2IamConfig({ host: 'mydb.abc123.us-east-1.rds.amazonaws.com', user: 'app', database: 'app' }),
+ * );
+ * ```
+ */
+export function mysql2IamConfig(options: Mysql2IamOptions): Mysql2IamPoolOptions {
+  return buildMysql2Config(options).config;
+}

@@ -1,0 +1,49 @@
+import type { IamConnector } from '@rds-iam/core';
+import mysql from 'mysql2/promise';
+import { buildMysql2Config, type Mysql2IamOptions } from './config.js';
+
+/**
+ * Makes the pool's connect paths retry once with a fresh token after the server rejects a login.
+ * Only logins can be rejected, so a retried `query` never ran the first time.
+ */
+function withRetry(pool: mysql.Pool, connector: IamConnector): mysql.Pool {
+  const getConnection = pool.getConnection.bind(pool);
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  const execute = pool.execute.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  Object.assign(pool, {
+    getConnection: () => connector.connect(getConnection),
+    query: (...args: unknown[]) => connector.connect(() => query(...args)),
+    execute: (...args: unknown[]) => connector.connect(() => execute(...args)),
+  });
+  return pool;
+}
+
+/**
+ * Creates a mysql2 promise pool that logs in with IAM auth tokens, for months of uptime.
+ *
+ * @example
+ * ```ts
+ * import { createPool } from '@rds-iam/mysql2';
+ *
+ * const pool = createPool({ host: 'mydb.abc123.us-east-1.rds.amazonaws.com', user: 'app', database: 'app' });
+ * const [rows] = await pool.query('SELECT NOW() AS now');
+ * ```
+ */
+export function createPool(options: Mysql2IamOptions): mysql.Pool {
+  const { config, connector } = buildMysql2Config(options);
+  return withRetry(mysql.createPool(config), connector);
+}
+
+/**
+ * Opens one mysql2 promise connection with an IAM auth token, retrying once with a fresh token if the
+ * server rejects it.
+ *
+ * @example
+ * ```ts
+ * const connection = await createConnection({ host, user: 'app', database: 'app' });
+ * ```
+ */
+export function createConnection(options: Mysql2IamOptions): Promise<mysql.Connection> {
+  const { config, connector } = buildMysql2Config(options);
+  return connector.connect(() => mysql.createConnection(config));
+}

@@ -1,0 +1,107 @@
+import { createRequire } from 'node:module';
+import {
+  createIamConnector,
+  type IamConnectionOptions,
+  type IamConnector,
+  RdsIamError,
+  splitIamOptions,
+} from '@rds-iam/core';
+import type pg from 'pg';
+import { parseConnectionString } from './connection-string.js';
+
+/**
+ * Options of {@link pgIamConfig}, {@link createPool} and {@link createClient}: node-postgres's own pool
+ * options (passed through untouched) plus rds-iam's (`region`, `signingHost`, `credentials`, ...).
+ * `password` is not accepted: the token is the password.
+ */
+export interface PgIamOptions
+  extends Omit<pg.PoolConfig, 'password' | 'ssl' | 'host' | 'port' | 'user' | 'Client'>,
+    Omit<IamConnectionOptions, 'engine' | 'host' | 'user'> {
+  /** The endpoint dialled. Required, here or in `connectionString`. */
+  host?: string;
+  /** The database user with IAM enabled. Required, here or in `connectionString`. */
+  user?: string;
+  /**
+   * A `postgres://user@host:port/db` URL. It is parsed by rds-iam and merged under the explicit
+   * options (explicit ones win), so it can never overwrite the password hook; a password in it is
+   * refused.
+   */
+  connectionString?: string;
+}
+
+/** A pool config ready for `new pg.Pool()`, with the pure-JS client pinned. */
+export type PgIamPoolConfig = pg.PoolConfig & {
+  host: string;
+  port: number;
+  user: string;
+  password: () => Promise<string>;
+  Client: typeof pg.Client;
+};
+
+/**
+ * The pure-JavaScript client, even when NODE_PG_FORCE_NATIVE makes `pg` export pg-native: pg-native
+ * turns a password function into text, which would send "() => ..." as the password.
+ */
+export function pureJsClient(): typeof pg.Client {
+  return createRequire(import.meta.url)('pg/lib/client.js') as typeof pg.Client;
+}
+
+/** @internal the config plus the connector that `createPool` needs for its retry. */
+export function buildPgConfig(options: PgIamOptions): {
+  config: PgIamPoolConfig;
+  connector: IamConnector;
+} {
+  if (options === null || typeof options !== 'object') {
+    throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: options must be an object.');
+  }
+  if ('password' in options && (options as { password?: unknown }).password !== undefined) {
+    throw new RdsIamError(
+      'ERR_CONFLICTING_OPTIONS',
+      'rds-iam: `password` was given, but with IAM the password is a fresh token for every connection. Remove `password`.',
+    );
+  }
+  const { connectionString, ...explicit } = options;
+  const fromUrl = connectionString === undefined ? {} : parseConnectionString(connectionString);
+  const merged = { ...fromUrl, ...stripUndefined(explicit) } as PgIamOptions;
+  const { iam, rest } = splitIamOptions(merged);
+  const { ssl, ...driver } = rest as typeof rest & { ssl?: IamConnectionOptions['ssl'] };
+  const connector = createIamConnector(
+    { ...iam, host: merged.host as string, port: merged.port, user: merged.user as string, ssl },
+    'postgres',
+  );
+  const config: PgIamPoolConfig = {
+    ...driver,
+    host: connector.host,
+    port: connector.port,
+    user: connector.user,
+    password: connector.password,
+    ssl: connector.tls.ssl,
+    Client: pureJsClient(),
+  };
+  return { config, connector };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * A node-postgres pool or client config that logs in with IAM: `password` is an async function that
+ * returns a fresh token for each new physical connection, and TLS is verified against the RDS CAs.
+ * Spread it into `new pg.Pool(...)` or `new pg.Client(...)`; nothing in it goes stale.
+ *
+ * @throws {RdsIamError} for bad options, before any network call.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { pgIamConfig } from '@rds-iam/pg';
+ *
+ * const pool = new pg.Pool(
+ *   pgIamConfig({ host: 'mydb.abc123.us-east-1.rds.amazonaws.com', user: 'app', database: 'app', max: 10 }),
+ * );
+ * ```
+ */
+export function pgIamConfig(options: PgIamOptions): PgIamPoolConfig {
+  return buildPgConfig(options).config;
+}

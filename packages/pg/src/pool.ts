@@ -1,0 +1,73 @@
+import type { IamConnector } from '@rds-iam/core';
+import pg from 'pg';
+import { buildPgConfig, type PgIamOptions } from './config.js';
+
+type ConnectCallback = (
+  err: Error | undefined,
+  client: pg.PoolClient | undefined,
+  done: (release?: unknown) => void,
+) => void;
+
+/**
+ * A `pg.Pool` whose new connections log in with IAM. A connection the server rejects (a token it
+ * would not take) is retried once with a fresh token, inside `connect()` and so inside `query()`.
+ */
+export class IamPool extends pg.Pool {
+  readonly #connector: IamConnector;
+
+  constructor(options: PgIamOptions) {
+    const { config, connector } = buildPgConfig(options);
+    super(config);
+    this.#connector = connector;
+    // An idle client whose server went away emits 'error' on the pool; without a listener Node would
+    // crash the process. The pool already discards that client.
+    this.on('error', () => {});
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
+    const connecting = this.#connector.connect(() => super.connect());
+    if (!callback) return connecting;
+    connecting.then(
+      (client) => callback(undefined, client, (release) => client.release(release as Error)),
+      (err: Error) => callback(err, undefined, () => {}),
+    );
+    return undefined;
+  }
+}
+
+/**
+ * Creates a node-postgres pool that logs in with IAM auth tokens, for months of uptime.
+ *
+ * @example
+ * ```ts
+ * import { createPool } from '@rds-iam/pg';
+ *
+ * const pool = createPool({
+ *   host: 'mydb.abc123.us-east-1.rds.amazonaws.com',
+ *   user: 'app',
+ *   database: 'app',
+ * });
+ * const { rows } = await pool.query('SELECT now()');
+ * ```
+ */
+export function createPool(options: PgIamOptions): IamPool {
+  return new IamPool(options);
+}
+
+/**
+ * Creates a single node-postgres client that logs in with an IAM auth token when you call
+ * `connect()`. Prefer {@link createPool} for applications; a client cannot reconnect.
+ *
+ * @example
+ * ```ts
+ * const client = createClient({ host, user: 'app', database: 'app' });
+ * await client.connect();
+ * ```
+ */
+export function createClient(options: PgIamOptions): pg.Client {
+  const { config } = buildPgConfig(options);
+  const { Client, ...clientConfig } = config;
+  return new Client(clientConfig);
+}
