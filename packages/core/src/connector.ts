@@ -175,6 +175,12 @@ export interface IamConnector {
   /** A token for a new physical connection; remembered so a rejection drops exactly that one. */
   password(): Promise<string>;
   /**
+   * Tells the connector how a login with `token` ended, from a driver hook that sees its own
+   * connection's handshake: an auth rejection drops that token, so the pool's next attempt (knex,
+   * TypeORM, Prisma retry on their own) mints instead of failing again with the same token.
+   */
+  loginFailed(token: string, err: unknown): void;
+  /**
    * Runs `connect`; after an auth rejection drops the token and runs it once more, never in a loop. A
    * second rejection, or a certificate failure, becomes an `RdsIamError` that says what to check.
    */
@@ -209,6 +215,9 @@ export function createIamConnector(options: IamConnectionOptions, engine: Engine
     port: resolved.port,
     user: resolved.user,
     password,
+    loginFailed(token, err) {
+      if (isAuthRejection(err)) provider.invalidate(token);
+    },
     async connect<T>(connect: () => Promise<T>): Promise<T> {
       try {
         return await connect();

@@ -120,7 +120,7 @@ function ipBytes(ip: string): Buffer {
   const t = tail === undefined ? [] : groups(tail);
   const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
   const buf = Buffer.alloc(16);
-  all.forEach((g, i) => buf.writeUInt16BE(g & 0xffff, i * 2));
+  for (const [i, g] of all.entries()) buf.writeUInt16BE(g & 0xffff, i * 2);
   return buf;
 }
 
@@ -135,7 +135,9 @@ function spkiDer(key: KeyObject): Buffer {
 /** SHA-1 of the subjectPublicKey BIT STRING contents (RFC 5280 4.2.1.2, method 1). */
 function keyIdentifier(spki: Buffer): Buffer {
   // P-256 SPKI: SEQUENCE { AlgorithmIdentifier, BIT STRING (00 || 65-byte point) }; the point is last.
-  return createHash('sha1').update(spki.subarray(spki.length - 65)).digest();
+  return createHash('sha1')
+    .update(spki.subarray(spki.length - 65))
+    .digest();
 }
 
 interface CertSpec {

@@ -53,7 +53,9 @@ export interface UpstreamTarget {
    * password). `password`: use `password` (cleartext, md5 or SCRAM for PostgreSQL;
    * mysql_native_password for MySQL/MariaDB).
    */
-  readonly auth: { readonly kind: 'trust' } | { readonly kind: 'password'; readonly password: string };
+  readonly auth:
+    | { readonly kind: 'trust' }
+    | { readonly kind: 'password'; readonly password: string };
   /** Upstream user override; by default the client's login user. */
   readonly user?: string;
 }
@@ -80,4 +82,9 @@ export type RejectReason =
 
 export type VerifyResult =
   | { readonly ok: true; readonly user: string; readonly accessKeyId: string }
-  | { readonly ok: false; readonly user: string; readonly reason: RejectReason; readonly detail: string };
+  | {
+      readonly ok: false;
+      readonly user: string;
+      readonly reason: RejectReason;
+      readonly detail: string;
+    };

@@ -1,4 +1,4 @@
-import { constants as cryptoConstants, createHash, publicEncrypt } from 'node:crypto';
+import { createHash, constants as cryptoConstants, publicEncrypt } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 
 /*
@@ -104,8 +104,7 @@ export class PacketReader {
   readonly #maxPayload: number;
   readonly #maxBuffered: number;
   readonly #onData = (chunk: Buffer): void => {
-    this.#buffered =
-      this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
+    this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
     this.#check();
   };
   readonly #onEnd = (): void => this.#fail('closed');
@@ -339,7 +338,9 @@ export function parseGreeting(payload: Buffer): Greeting {
     if (part2.length > 0 && part2[part2.length - 1] === 0) part2 = part2.subarray(0, -1);
   }
   const authPlugin =
-    capabilities & Capability.PLUGIN_AUTH ? c.nulBytes().toString('latin1') : 'mysql_native_password';
+    capabilities & Capability.PLUGIN_AUTH
+      ? c.nulBytes().toString('latin1')
+      : 'mysql_native_password';
   return {
     serverVersion,
     connectionId,
@@ -367,7 +368,8 @@ export function buildGreeting(g: Greeting): Buffer {
   fixed[o++] = 21; // auth plugin data length: 20-byte scramble + NUL
   o += 6; // reserved
   // MariaDB puts its extended capabilities in the last 4 reserved bytes when it clears CLIENT_MYSQL.
-  if ((g.capabilities & Capability.LONG_PASSWORD) === 0) fixed.writeUInt32LE(g.mariaDbCapabilities >>> 0, o);
+  if ((g.capabilities & Capability.LONG_PASSWORD) === 0)
+    fixed.writeUInt32LE(g.mariaDbCapabilities >>> 0, o);
   return Buffer.concat([
     Buffer.from([10]),
     nul(g.serverVersion),
@@ -416,18 +418,22 @@ export function parseHandshakeResponse(payload: Buffer): SslRequest | HandshakeR
   const charset = c.u8();
   c.bytes(19);
   const ext = c.u32();
-  if (c.remaining === 0 && capabilities & Capability.SSL) return { kind: 'ssl-request', capabilities };
+  if (c.remaining === 0 && capabilities & Capability.SSL)
+    return { kind: 'ssl-request', capabilities };
   const user = c.nulBytes().toString('utf8');
   let authData: Buffer;
   if (capabilities & Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA) authData = c.bytes(c.lenenc());
   else if (capabilities & Capability.SECURE_CONNECTION) authData = c.bytes(c.u8());
   else authData = c.nulBytes();
   let database: Buffer | undefined;
-  if (capabilities & Capability.CONNECT_WITH_DB) database = c.remaining > 0 ? c.nulBytes() : Buffer.alloc(0);
+  if (capabilities & Capability.CONNECT_WITH_DB)
+    database = c.remaining > 0 ? c.nulBytes() : Buffer.alloc(0);
   let authPlugin: string | undefined;
-  if (capabilities & Capability.PLUGIN_AUTH && c.remaining > 0) authPlugin = c.nulBytes().toString('latin1');
+  if (capabilities & Capability.PLUGIN_AUTH && c.remaining > 0)
+    authPlugin = c.nulBytes().toString('latin1');
   let connectAttrs: Buffer | undefined;
-  if (capabilities & Capability.CONNECT_ATTRS && c.remaining > 0) connectAttrs = c.bytes(c.lenenc());
+  if (capabilities & Capability.CONNECT_ATTRS && c.remaining > 0)
+    connectAttrs = c.bytes(c.lenenc());
   return {
     kind: 'response',
     capabilities,
@@ -449,7 +455,8 @@ export function buildHandshakeResponse(r: Omit<HandshakeResponse, 'kind'>): Buff
   header.writeUInt32LE(r.capabilities >>> 0, 0);
   header.writeUInt32LE(r.maxPacketSize >>> 0, 4);
   header[8] = r.charset & 0xff;
-  if ((r.capabilities & Capability.LONG_PASSWORD) === 0) header.writeUInt32LE(r.mariaDbCapabilities >>> 0, 28);
+  if ((r.capabilities & Capability.LONG_PASSWORD) === 0)
+    header.writeUInt32LE(r.mariaDbCapabilities >>> 0, 28);
   const parts: Buffer[] = [header, nul(r.user)];
   if (r.capabilities & Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA) {
     parts.push(lenencInt(r.authData.length), r.authData);
@@ -460,7 +467,8 @@ export function buildHandshakeResponse(r: Omit<HandshakeResponse, 'kind'>): Buff
     parts.push(nul(r.authData));
   }
   if (r.capabilities & Capability.CONNECT_WITH_DB) parts.push(nul(r.database ?? Buffer.alloc(0)));
-  if (r.capabilities & Capability.PLUGIN_AUTH) parts.push(nul(r.authPlugin ?? 'mysql_native_password'));
+  if (r.capabilities & Capability.PLUGIN_AUTH)
+    parts.push(nul(r.authPlugin ?? 'mysql_native_password'));
   if (r.capabilities & Capability.CONNECT_ATTRS) {
     const attrs = r.connectAttrs ?? Buffer.alloc(0);
     parts.push(lenencInt(attrs.length), attrs);
@@ -475,7 +483,11 @@ export function errPacket(errno: number, sqlState: string, message: string): Buf
   const head = Buffer.alloc(3);
   head[0] = 0xff;
   head.writeUInt16LE(errno, 1);
-  return Buffer.concat([head, Buffer.from(`#${sqlState.padEnd(5, '0').slice(0, 5)}`, 'latin1'), Buffer.from(message, 'utf8')]);
+  return Buffer.concat([
+    head,
+    Buffer.from(`#${sqlState.padEnd(5, '0').slice(0, 5)}`, 'latin1'),
+    Buffer.from(message, 'utf8'),
+  ]);
 }
 
 /** A parsed ERR packet. */
@@ -564,7 +576,11 @@ export function cachingSha2Auth(password: string, scramble: Buffer): Buffer {
  * caching_sha2_password full authentication over a connection without TLS: the NUL-terminated
  * password XOR the scramble, encrypted with the server's RSA public key (OAEP).
  */
-export function cachingSha2FullAuth(password: string, scramble: Buffer, publicKeyPem: string): Buffer {
+export function cachingSha2FullAuth(
+  password: string,
+  scramble: Buffer,
+  publicKeyPem: string,
+): Buffer {
   const plain = xor(Buffer.from(`${password}\0`, 'utf8'), scramble.subarray(0, 20));
   return publicEncrypt(
     { key: publicKeyPem, padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING },

@@ -216,6 +216,7 @@ class MysqlConnection {
     // ---- upstream greeting ----
     const upstream = net.connect({ host: ctx.upstream.host, port: ctx.upstream.port });
     this.#upstream = upstream;
+    ctx.trackSocket?.(upstream);
     upstream.setNoDelay(true);
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       this.#upstreamError ??= err.code ?? err.message;
@@ -243,10 +244,24 @@ class MysqlConnection {
     try {
       up = parseGreeting(upGreetingPacket.payload);
     } catch {
-      this.#refuse(0, errPacket(ER_UNKNOWN_ERROR, 'HY000', `rds-iam emulator: ${where} did not greet as a MySQL server`));
+      this.#refuse(
+        0,
+        errPacket(
+          ER_UNKNOWN_ERROR,
+          'HY000',
+          `rds-iam emulator: ${where} did not greet as a MySQL server`,
+        ),
+      );
     }
     if ((up.capabilities & REQUIRED_CAPABILITIES) !== REQUIRED_CAPABILITIES) {
-      this.#refuse(0, errPacket(ER_UNKNOWN_ERROR, 'HY000', `rds-iam emulator: upstream ${where} is too old (no 4.1 protocol / pluggable auth)`));
+      this.#refuse(
+        0,
+        errPacket(
+          ER_UNKNOWN_ERROR,
+          'HY000',
+          `rds-iam emulator: upstream ${where} is too old (no 4.1 protocol / pluggable auth)`,
+        ),
+      );
     }
 
     // ---- our greeting ----
@@ -274,7 +289,10 @@ class MysqlConnection {
       const packet = await clientReader.read();
       seq = (seq + 1) & 0xff;
       if (packet.seq !== seq) {
-        this.#refuse(packet.seq + 1, errPacket(ER_NET_PACKETS_OUT_OF_ORDER, '08S01', 'Got packets out of order'));
+        this.#refuse(
+          packet.seq + 1,
+          errPacket(ER_NET_PACKETS_OUT_OF_ORDER, '08S01', 'Got packets out of order'),
+        );
       }
       return packet;
     };
@@ -300,11 +318,17 @@ class MysqlConnection {
       }
     }
     if (!response) return badHandshake();
-    if ((response.capabilities & (Capability.PROTOCOL_41 | Capability.PLUGIN_AUTH)) !==
-        (Capability.PROTOCOL_41 | Capability.PLUGIN_AUTH)) {
+    if (
+      (response.capabilities & (Capability.PROTOCOL_41 | Capability.PLUGIN_AUTH)) !==
+      (Capability.PROTOCOL_41 | Capability.PLUGIN_AUTH)
+    ) {
       this.#refuse(
         seq + 1,
-        errPacket(ER_NOT_SUPPORTED_AUTH_MODE, '08004', 'Client does not support authentication protocol requested by server; consider upgrading MySQL client'),
+        errPacket(
+          ER_NOT_SUPPORTED_AUTH_MODE,
+          '08004',
+          'Client does not support authentication protocol requested by server; consider upgrading MySQL client',
+        ),
       );
     }
     const user = response.user;
@@ -318,7 +342,11 @@ class MysqlConnection {
       });
       this.#refuse(
         seq + 1,
-        errPacket(ER_SECURE_TRANSPORT_REQUIRED, '08004', 'Connections using insecure transport are prohibited while --require_secure_transport=ON.'),
+        errPacket(
+          ER_SECURE_TRANSPORT_REQUIRED,
+          '08004',
+          'Connections using insecure transport are prohibited while --require_secure_transport=ON.',
+        ),
       );
     }
 
@@ -327,7 +355,8 @@ class MysqlConnection {
     this.#client.write(frame(seq, authSwitchRequest(IAM_AUTH_PLUGIN)));
     const tokenPacket = await next();
     let tokenBytes = tokenPacket.payload;
-    if (tokenBytes.length > 0 && tokenBytes[tokenBytes.length - 1] === 0) tokenBytes = tokenBytes.subarray(0, -1);
+    if (tokenBytes.length > 0 && tokenBytes[tokenBytes.length - 1] === 0)
+      tokenBytes = tokenBytes.subarray(0, -1);
     const token = tokenBytes.toString('utf8');
 
     let verdict: VerifyResult;
@@ -341,12 +370,22 @@ class MysqlConnection {
     if (!verdict.ok) {
       this.#refuse(
         seq + 1,
-        errPacket(ER_ACCESS_DENIED, '28000', `Access denied for user '${user}'@'${this.#clientHost}' (using password: YES)`),
+        errPacket(
+          ER_ACCESS_DENIED,
+          '28000',
+          `Access denied for user '${user}'@'${this.#clientHost}' (using password: YES)`,
+        ),
       );
     }
 
     // ---- log in upstream as that user ----
-    const final = await this.#loginUpstream(up, response, announced, announcedMariaDb, upstreamReader);
+    const final = await this.#loginUpstream(
+      up,
+      response,
+      announced,
+      announcedMariaDb,
+      upstreamReader,
+    );
     if (final[0] !== 0x00) this.#refuse(seq + 1, final);
 
     // ---- relay ----
@@ -399,9 +438,14 @@ class MysqlConnection {
     const password = ctx.upstream.auth.kind === 'password' ? ctx.upstream.auth.password : '';
     const where = `${ctx.upstream.host}:${ctx.upstream.port}`;
     const lost = (): Buffer =>
-      errPacket(CR_SERVER_LOST, 'HY000', `rds-iam emulator: lost the upstream server ${where} during authentication (${this.#upstreamError ?? 'closed'})`);
+      errPacket(
+        CR_SERVER_LOST,
+        'HY000',
+        `rds-iam emulator: lost the upstream server ${where} during authentication (${this.#upstreamError ?? 'closed'})`,
+      );
 
-    let plugin = up.authPlugin === 'caching_sha2_password' ? 'caching_sha2_password' : 'mysql_native_password';
+    let plugin =
+      up.authPlugin === 'caching_sha2_password' ? 'caching_sha2_password' : 'mysql_native_password';
     let challenge = up.scramble;
     const authFor = (name: string, data: Buffer): Buffer | undefined => {
       if (name === 'mysql_native_password') return nativePasswordAuth(password, data);
@@ -458,7 +502,10 @@ class MysqlConnection {
             return unsupported(`an unreadable auth switch from ${where}`);
           }
           const data = authFor(sw.plugin, sw.data);
-          if (!data) return unsupported(`upstream ${where} asks for the ${sw.plugin} auth plugin, which the emulator does not speak`);
+          if (!data)
+            return unsupported(
+              `upstream ${where} asks for the ${sw.plugin} auth plugin, which the emulator does not speak`,
+            );
           plugin = sw.plugin;
           challenge = sw.data;
           send(data);
@@ -466,11 +513,14 @@ class MysqlConnection {
         }
         case 0x01: {
           // AuthMoreData: caching_sha2_password's fast-auth verdict, or the RSA key we asked for.
-          if (plugin !== 'caching_sha2_password') return unsupported(`unexpected auth data from ${where}`);
+          if (plugin !== 'caching_sha2_password')
+            return unsupported(`unexpected auth data from ${where}`);
           if (awaitingPublicKey) {
             awaitingPublicKey = false;
             try {
-              send(cachingSha2FullAuth(password, challenge, payload.subarray(1).toString('latin1')));
+              send(
+                cachingSha2FullAuth(password, challenge, payload.subarray(1).toString('latin1')),
+              );
             } catch {
               return unsupported(`an unusable RSA public key from ${where}`);
             }
@@ -506,8 +556,17 @@ class MysqlConnection {
     }
     const fromClient = clientReader.detach();
     const fromUpstream = upstreamReader.detach();
+    // From here a close on one side ends the other gracefully rather than destroying it, so the last
+    // bytes in flight (upstream's ERR before it drops a KILLed session, the client's COM_QUIT) are
+    // delivered instead of cut. Errors still tear both down at once.
+    this.#raw.off('close', this.#close);
+    client.off('close', this.#close);
+    const endOther = (other: net.Socket) => (): void => {
+      if (!other.destroyed) other.end(() => other.destroy());
+    };
+    client.once('close', endOther(upstream));
+    upstream.once('close', endOther(client));
     upstream.on('error', this.#close);
-    upstream.on('close', this.#close);
     if (fromClient.length > 0) upstream.write(fromClient);
     if (fromUpstream.length > 0) client.write(fromUpstream);
     client.pipe(upstream);

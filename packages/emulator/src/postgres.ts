@@ -126,6 +126,9 @@ class PostgresSession {
   #user = '';
   #upstream: net.Socket | undefined;
   #upBuf: Buffer = Buffer.alloc(0);
+  #authOk = false;
+  #held: Buffer[] = [];
+  #heldBytes = 0;
   #pendingToUpstream: Buffer[] = [];
   #pendingBytes = 0;
   #scram: { nonce: string; firstBare: string; serverSignature?: Buffer } | undefined;
@@ -483,11 +486,25 @@ class PostgresSession {
           return;
         }
         const body = buf.subarray(5, len + 1);
-        if (type === 'R' && body.length >= 4 && body.readInt32BE(0) === 0) {
-          this.#startRelay(buf); // AuthenticationOk and everything after it go to the client
+        if (this.#authOk && type === 'Z') {
+          // ReadyForQuery: the session is up. Hand the client everything from AuthenticationOk on.
+          this.#startRelay(Buffer.concat([...this.#held, buf]));
           return;
         }
         this.#upBuf = buf.subarray(len + 1);
+        if (type === 'R' && body.length >= 4 && body.readInt32BE(0) === 0) {
+          this.#authOk = true;
+        }
+        if (this.#authOk && type !== 'E') {
+          // AuthenticationOk, ParameterStatus, BackendKeyData, notices: held until ReadyForQuery,
+          // so that a failure of session start-up (no such role) can still be reported as such.
+          this.#held.push(Buffer.from(buf.subarray(0, len + 1)));
+          this.#heldBytes += len + 1;
+          if (this.#heldBytes > MAX_UPSTREAM_HANDSHAKE_BYTES) {
+            throw new UpstreamAuthError('the upstream server sent too much before ReadyForQuery');
+          }
+          continue;
+        }
         this.#upstreamMessage(type, body);
       }
     } catch (err) {
@@ -619,7 +636,7 @@ class PostgresSession {
 
   // ---- relay ----
 
-  #startRelay(fromAuthOk: Buffer): void {
+  #startRelay(startup: Buffer): void {
     const up = this.#upstream;
     const client = this.#client;
     if (!up) return;
@@ -629,7 +646,8 @@ class PostgresSession {
     this.#upBuf = Buffer.alloc(0);
     up.removeListener('data', this.#onUpstreamData);
     client.removeListener('data', this.#onClientData);
-    client.write(fromAuthOk);
+    this.#held = [];
+    client.write(startup);
     for (const chunk of this.#pendingToUpstream) up.write(chunk);
     this.#pendingToUpstream = [];
     client.pipe(up);
@@ -659,7 +677,9 @@ class UpstreamAuthError extends Error {}
  * and TLS on `ctx.secureContext` (direct TLS too), GSSENCRequest with `N`, forwards CancelRequest
  * to upstream verbatim, asks for the token with AuthenticationCleartextPassword, checks it with
  * `ctx.verify`, and then logs in upstream as the same user (trust, cleartext, md5 or SCRAM-SHA-256)
- * and relays bytes both ways from upstream's AuthenticationOk on. Rejections read as on RDS:
+ * and, once upstream is ready for queries, relays bytes both ways from upstream's AuthenticationOk
+ * on. An upstream refusal (no such role, wrong upstream password) reaches the client as SQLSTATE
+ * 08004 with upstream's message, never as 28P01, so clients don't take it for a bad token. Rejections read as on RDS:
  * `FATAL 28P01 PAM authentication failed for user "u"`. Never throws.
  *
  * @example

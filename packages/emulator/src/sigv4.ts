@@ -17,7 +17,8 @@ export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
  * The payload hash the AWS SDK for JavaScript v3 (`@smithy/signature-v4`, hence
  * `@aws-sdk/rds-signer`) signs presigned requests with: SHA-256 of the empty body. RDS accepts both.
  */
-export const EMPTY_PAYLOAD_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+export const EMPTY_PAYLOAD_SHA256 =
+  'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /**
  * URI-encodes a query key or value the SigV4 way: every byte except `A-Z a-z 0-9 - _ . ~` as `%XX`
@@ -65,7 +66,9 @@ export function canonicalPresignedRequest(
   canonicalQuery: string,
   payloadHash: string = UNSIGNED_PAYLOAD,
 ): string {
-  return ['GET', '/', canonicalQuery, `host:${hostHeader.trim()}\n`, 'host', payloadHash].join('\n');
+  return ['GET', '/', canonicalQuery, `host:${hostHeader.trim()}\n`, 'host', payloadHash].join(
+    '\n',
+  );
 }
 
 /** Lower-case hex SHA-256. @example `sha256Hex('')` */
@@ -141,7 +144,10 @@ export interface PresignParams {
  * ```
  */
 export function amzDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /**

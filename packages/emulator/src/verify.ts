@@ -98,7 +98,10 @@ function parseAmzDate(s: string): number | undefined {
 
 function amzRoundTrip(ms: number): string {
   if (!Number.isFinite(ms)) return '';
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 function safeDecode(s: string): string {
@@ -136,10 +139,14 @@ function parseToken(token: string): ParsedToken {
   }
   const q = token.indexOf('/?');
   if (q <= 0) {
-    throw new Rejection('malformed', 'not an IAM auth token (expected "host:port/?Action=connect&...")');
+    throw new Rejection(
+      'malformed',
+      'not an IAM auth token (expected "host:port/?Action=connect&...")',
+    );
   }
   const hostHeader = token.slice(0, q);
-  if (/[\s/?#@]/.test(hostHeader)) throw new Rejection('malformed', 'token has an invalid host part');
+  if (/[\s/?#@]/.test(hostHeader))
+    throw new Rejection('malformed', 'token has an invalid host part');
   let host = hostHeader;
   let port: string | undefined;
   const bracket = hostHeader.lastIndexOf(']');
@@ -154,7 +161,8 @@ function parseToken(token: string): ParsedToken {
     const eq = pair.indexOf('=');
     const key = safeDecode(eq < 0 ? pair : pair.slice(0, eq));
     const value = safeDecode(eq < 0 ? '' : pair.slice(eq + 1));
-    if (params.has(key)) throw new Rejection('malformed', `token repeats the parameter ${show(key)}`);
+    if (params.has(key))
+      throw new Rejection('malformed', `token repeats the parameter ${show(key)}`);
     params.set(key, value);
   }
   const missing = REQUIRED.filter((k) => !params.has(k));
@@ -186,7 +194,10 @@ function verifyOrThrow(
   }
   const scopeParts = p('X-Amz-Credential').split('/');
   if (scopeParts.length !== 5 || scopeParts.some((s) => s === '')) {
-    throw new Rejection('malformed', 'X-Amz-Credential is not "KEY/DATE/REGION/SERVICE/aws4_request"');
+    throw new Rejection(
+      'malformed',
+      'X-Amz-Credential is not "KEY/DATE/REGION/SERVICE/aws4_request"',
+    );
   }
   const [accessKeyId = '', scopeDate = '', scopeRegion = '', scopeService = '', terminator = ''] =
     scopeParts;
@@ -203,7 +214,10 @@ function verifyOrThrow(
   }
   const expiresText = p('X-Amz-Expires');
   if (!/^\d{1,9}$/.test(expiresText)) {
-    throw new Rejection('malformed', `X-Amz-Expires ${show(expiresText)} is not a number of seconds`);
+    throw new Rejection(
+      'malformed',
+      `X-Amz-Expires ${show(expiresText)} is not a number of seconds`,
+    );
   }
   const expiresIn = Number(expiresText);
 
@@ -299,7 +313,10 @@ function verifyOrThrow(
   }
   const dbUser = p('DBUser');
   if (dbUser !== loginUser) {
-    throw new Rejection('wrong-user', `signed for DBUser ${show(dbUser)}, login user is ${show(loginUser)}`);
+    throw new Rejection(
+      'wrong-user',
+      `signed for DBUser ${show(dbUser)}, login user is ${show(loginUser)}`,
+    );
   }
 
   // When?
@@ -357,7 +374,12 @@ export function createVerifier(opts: VerifierOptions): Verifier {
       if (err instanceof Rejection) {
         return { ok: false, user: loginUser, reason: err.reason, detail: err.detail };
       }
-      return { ok: false, user: loginUser, reason: 'malformed', detail: 'token could not be parsed' };
+      return {
+        ok: false,
+        user: loginUser,
+        reason: 'malformed',
+        detail: 'token could not be parsed',
+      };
     }
   };
 }

@@ -23,12 +23,16 @@ export async function sdkToken(opts: {
     port: opts.port,
     username: opts.user,
     region: opts.region ?? 'us-east-1',
-    credentials: sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey },
+    credentials: sessionToken
+      ? { accessKeyId, secretAccessKey, sessionToken }
+      : { accessKeyId, secretAccessKey },
   }).getAuthToken();
 }
 
 /** Our own presigner with defaults; override any part. */
-export function ourToken(p: Partial<PresignParams> & Pick<PresignParams, 'host' | 'port' | 'user'>): string {
+export function ourToken(
+  p: Partial<PresignParams> & Pick<PresignParams, 'host' | 'port' | 'user'>,
+): string {
   return presignAuthToken({
     region: 'us-east-1',
     accessKeyId: 'AKIAEMULATORDEMO0001',

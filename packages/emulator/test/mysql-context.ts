@@ -52,7 +52,9 @@ export interface MysqlFrontEnd {
 }
 
 /** Starts a front end on 127.0.0.1 with a random port. */
-export async function startMysqlFrontEnd(settings: Partial<FrontEndSettings> = {}): Promise<MysqlFrontEnd> {
+export async function startMysqlFrontEnd(
+  settings: Partial<FrontEndSettings> = {},
+): Promise<MysqlFrontEnd> {
   const { caPem, certPem, keyPem } = await createCertificateAuthority();
   const secureContext = tls.createSecureContext({ cert: certPem, key: keyPem });
   const current: FrontEndSettings = {

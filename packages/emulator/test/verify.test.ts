@@ -32,8 +32,15 @@ function noSecrets(r: VerifyResult, token: string): void {
   expect(r.detail).not.toContain(DEMO_CREDENTIALS.secretAccessKey);
 }
 
-const sdk = (over: Partial<{ host: string; port: number; user: string; region: string; credentials: EmulatorCredentials }> = {}) =>
-  sdkToken({ ...endpoint, user: 'app', region, credentials: DEMO_CREDENTIALS, ...over });
+const sdk = (
+  over: Partial<{
+    host: string;
+    port: number;
+    user: string;
+    region: string;
+    credentials: EmulatorCredentials;
+  }> = {},
+) => sdkToken({ ...endpoint, user: 'app', region, credentials: DEMO_CREDENTIALS, ...over });
 
 describe('createVerifier: accepts', () => {
   it('a token from @aws-sdk/rds-signer', async () => {
@@ -96,7 +103,10 @@ describe('createVerifier: rejects', () => {
 
   it('bad-signature: one character of the signature changed', async () => {
     const token = await sdk();
-    const tampered = token.replace(/(X-Amz-Signature=)(.)/, (_, k: string, c: string) => `${k}${c === 'a' ? 'b' : 'a'}`);
+    const tampered = token.replace(
+      /(X-Amz-Signature=)(.)/,
+      (_, k: string, c: string) => `${k}${c === 'a' ? 'b' : 'a'}`,
+    );
     const r = verifier(signedAtOf(token))(tampered, 'app');
     expectReject(r, 'bad-signature');
     noSecrets(r, tampered);
@@ -136,13 +146,25 @@ describe('createVerifier: rejects', () => {
 
   it('wrong-service', () => {
     const at = Date.now();
-    const token = ourToken({ ...endpoint, user: 'app', ...DEMO_CREDENTIALS, signedAt: at, service: 's3' });
+    const token = ourToken({
+      ...endpoint,
+      user: 'app',
+      ...DEMO_CREDENTIALS,
+      signedAt: at,
+      service: 's3',
+    });
     expectReject(verifier(at)(token, 'app'), 'wrong-service');
   });
 
   it('wrong-action', () => {
     const at = Date.now();
-    const token = ourToken({ ...endpoint, user: 'app', ...DEMO_CREDENTIALS, signedAt: at, action: 'DescribeDBInstances' });
+    const token = ourToken({
+      ...endpoint,
+      user: 'app',
+      ...DEMO_CREDENTIALS,
+      signedAt: at,
+      action: 'DescribeDBInstances',
+    });
     expectReject(verifier(at)(token, 'app'), 'wrong-action');
   });
 
@@ -160,21 +182,40 @@ describe('createVerifier: rejects', () => {
 
   it('lifetime-too-long: X-Amz-Expires 901', () => {
     const at = Date.now();
-    const token = ourToken({ ...endpoint, user: 'app', ...DEMO_CREDENTIALS, signedAt: at, expiresIn: 901 });
+    const token = ourToken({
+      ...endpoint,
+      user: 'app',
+      ...DEMO_CREDENTIALS,
+      signedAt: at,
+      expiresIn: 901,
+    });
     expectReject(verifier(at)(token, 'app'), 'lifetime-too-long');
-    const ok = ourToken({ ...endpoint, user: 'app', ...DEMO_CREDENTIALS, signedAt: at, expiresIn: 60 });
+    const ok = ourToken({
+      ...endpoint,
+      user: 'app',
+      ...DEMO_CREDENTIALS,
+      signedAt: at,
+      expiresIn: 60,
+    });
     expect(verifier(at)(ok, 'app').ok).toBe(true);
   });
 
   it('unknown-access-key', async () => {
-    const token = await sdk({ credentials: { accessKeyId: 'AKIANOTREGISTERED001', secretAccessKey: 'x' } });
+    const token = await sdk({
+      credentials: { accessKeyId: 'AKIANOTREGISTERED001', secretAccessKey: 'x' },
+    });
     expectReject(verifier(signedAtOf(token))(token, 'app'), 'unknown-access-key');
   });
 
   it('credentials-expired', async () => {
     const expiring = { ...TEMP, expiration: new Date(Date.now() + 60_000) };
     const token = await sdk({ credentials: expiring });
-    const v = createVerifier({ region, endpoint, credentials: [expiring], now: () => Date.now() + 120_000 });
+    const v = createVerifier({
+      region,
+      endpoint,
+      credentials: [expiring],
+      now: () => Date.now() + 120_000,
+    });
     const r = v(token, 'app');
     expectReject(r, 'credentials-expired');
     noSecrets(r, token);
@@ -194,7 +235,13 @@ describe('createVerifier: rejects', () => {
 
   it('never throws on hostile input', () => {
     const v = verifier(Date.now());
-    for (const t of ['/?', ':/?', '%', `h:1/?${'&'.repeat(10_000)}`, 'h:1/?X-Amz-Credential=%2F%2F%2F%2F']) {
+    for (const t of [
+      '/?',
+      ':/?',
+      '%',
+      `h:1/?${'&'.repeat(10_000)}`,
+      'h:1/?X-Amz-Credential=%2F%2F%2F%2F',
+    ]) {
       expect(v(t, 'app').ok).toBe(false);
     }
   });

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import {
   createIamConnector,
   type IamConnectionOptions,
@@ -78,10 +79,16 @@ export function buildMysql2Config(options: Mysql2IamOptions): {
   // RDS switches IAM users to the cleartext plugin. mysql2 >= 3.22 refuses it unless a plugin is
   // given, and never checks that the connection is encrypted: this plugin does, then sends the token.
   const mysql_clear_password: AuthPlugin =
-    ({ connection }) =>
+    ({ connection, command }) =>
     async () => {
       connector.tls.assertSecure((connection as unknown as { stream?: unknown }).stream);
-      return Buffer.from(`${await connector.password()}\0`);
+      const token = await connector.password();
+      // The handshake command reports the server's answer: a rejection drops this token, whoever owns
+      // the pool (knex, TypeORM), so the next attempt mints.
+      (command as unknown as Partial<EventEmitter>).once?.('error', (err: unknown) =>
+        connector.loginFailed(token, err),
+      );
+      return Buffer.from(`${token}\0`);
     };
   const config: Mysql2IamPoolOptions = {
     ...driver,

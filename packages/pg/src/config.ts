@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import {
   createIamConnector,
@@ -69,12 +70,20 @@ export function buildPgConfig(options: PgIamOptions): {
     { ...iam, host: merged.host as string, port: merged.port, user: merged.user as string, ssl },
     'postgres',
   );
+  // pg calls the password function as a method of the Client being connected, so the hook can watch
+  // that connection's handshake and drop a token the server rejects, whoever owns the pool.
+  async function password(this: unknown): Promise<string> {
+    const token = await connector.password();
+    const connection = (this as { connection?: Partial<EventEmitter> } | undefined)?.connection;
+    connection?.once?.('errorMessage', (message: unknown) => connector.loginFailed(token, message));
+    return token;
+  }
   const config: PgIamPoolConfig = {
     ...driver,
     host: connector.host,
     port: connector.port,
     user: connector.user,
-    password: connector.password,
+    password,
     ssl: connector.tls.ssl,
     Client: pureJsClient(),
   };

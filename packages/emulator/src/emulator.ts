@@ -1,0 +1,371 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { createCertificateAuthority } from './certificate.js';
+import type { ConnectionContext, RejectReason, UpstreamTarget, VerifyResult } from './context.js';
+import { handleMysqlConnection } from './mysql.js';
+import { handlePostgresConnection } from './postgres.js';
+import {
+  createVerifier,
+  DEMO_CREDENTIALS,
+  type EmulatorCredentials,
+  type EndpointAddress,
+  type Verifier,
+} from './verify.js';
+
+/** The wire protocol the emulator speaks. */
+export type EmulatorEngine = 'postgres' | 'mysql';
+
+/** Where the emulator logs in after a token checks out, as an object. */
+export interface UpstreamOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Default `{ kind: 'trust' }`: log in upstream without a password. */
+  readonly auth?: UpstreamTarget['auth'];
+  /** Log in upstream as this user instead of the client's login user. */
+  readonly user?: string;
+}
+
+/** Options of {@link startEmulator}. */
+export interface EmulatorOptions {
+  /** `postgres` (also Aurora PostgreSQL, RDS Proxy for PostgreSQL) or `mysql` (also MariaDB). */
+  readonly engine: EmulatorEngine;
+  /**
+   * The real server behind the emulator: `postgres://[user[:password]@]host:port` /
+   * `mysql://[user[:password]@]host:port`, or an object. A password in the URL means password
+   * auth upstream, else trust; a user means every login goes upstream as that user.
+   */
+  readonly upstream: string | UpstreamOptions;
+  /** Listen address. Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Listen port. Default 0: an ephemeral port (read it from the handle). */
+  readonly port?: number;
+  /**
+   * The RDS endpoint tokens must be signed for (what clients pass as `signingHost` /
+   * `signingPort`, or the hostname they dial through a tunnel). Default: the listen host and port.
+   * A port of 0 means the listen port.
+   */
+  readonly endpoint?: { readonly host: string; readonly port?: number };
+  /** Region of the emulated endpoint. Default `us-east-1`. */
+  readonly region?: string;
+  /** Accepted access keys. Default `[DEMO_CREDENTIALS]`. */
+  readonly credentials?: readonly EmulatorCredentials[];
+  /** Refuse logins without TLS (as RDS does for IAM users). Default true. */
+  readonly requireTls?: boolean;
+  /** Initial clock offset in ms: the emulator's clock is `Date.now() + offset`. Default 0. */
+  readonly clockOffsetMs?: number;
+  /** A client must complete its login within this many ms. Default 10 000. */
+  readonly handshakeTimeoutMs?: number;
+  /** Largest packet a client may send before authentication. Default 65 536. */
+  readonly maxHandshakePacketBytes?: number;
+  /** New logins per second above which logins are rejected with `rate-limited`. Default: none. */
+  readonly maxNewConnectionsPerSecond?: number;
+  /** Extra subject alternative names for the TLS certificate (the endpoint host is added anyway). */
+  readonly hostnames?: readonly string[];
+  /** MySQL: the server version announced in the greeting. */
+  readonly serverVersion?: string;
+}
+
+/** Login and connection counts since start (or the last `resetCounters()`). */
+export interface EmulatorCounters {
+  /** Logins whose token was accepted. */
+  readonly accepted: number;
+  /** Logins refused, for any reason. */
+  readonly rejected: number;
+  /** Refused logins by {@link RejectReason}. */
+  readonly rejectedByReason: Readonly<Partial<Record<RejectReason, number>>>;
+  /** TCP connections accepted by the listener. */
+  readonly connectionsOpened: number;
+  /** Client connections open right now (not reset by `resetCounters()`). */
+  readonly connectionsActive: number;
+}
+
+/** A running emulator. */
+export interface Emulator {
+  readonly engine: EmulatorEngine;
+  /** The address it listens on. */
+  readonly host: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** The endpoint tokens must be signed for. */
+  readonly endpoint: EndpointAddress;
+  readonly region: string;
+  /** PEM of the CA that signed the emulator's TLS certificate: what clients trust. */
+  readonly caPem: string;
+  /** Closes the listener and destroys every live connection; resolves when all are closed. */
+  stop(): Promise<void>;
+  /** Login and connection counts. */
+  counters(): EmulatorCounters;
+  /** Zeroes the login counts and `connectionsOpened`. */
+  resetCounters(): void;
+  /** Sets the clock offset (ms): the emulator's clock is `Date.now() + ms`. */
+  setClockOffset(ms: number): void;
+  /** Moves the clock forward (or back, if negative) by `ms`. */
+  advanceClock(ms: number): void;
+  /** Rejects the next `n` logins, whatever their token, with reason `injected`. */
+  rejectNextLogins(n: number): void;
+  /** Sets or (with `undefined`) removes the limit of new logins per second. */
+  setRateLimit(perSecond: number | undefined): void;
+  /** Accepts tokens signed with these credentials too (replacing an entry with the same key id). */
+  addCredentials(credentials: EmulatorCredentials): void;
+  /** A connection URL without password, for the listen address: `postgres://user@host:port/db`. */
+  url(user: string, database?: string): string;
+}
+
+const DEFAULT_PORTS: Record<EmulatorEngine, number> = { postgres: 5432, mysql: 3306 };
+const SCHEMES: Record<EmulatorEngine, readonly string[]> = {
+  postgres: ['postgres:', 'postgresql:'],
+  mysql: ['mysql:', 'mariadb:'],
+};
+
+/**
+ * Parses the `upstream` option.
+ *
+ * @example
+ * ```ts
+ * parseUpstream('postgres', 'postgres://app:secret@127.0.0.1:5432');
+ * // { host: '127.0.0.1', port: 5432, user: 'app', auth: { kind: 'password', password: 'secret' } }
+ * ```
+ */
+export function parseUpstream(
+  engine: EmulatorEngine,
+  upstream: string | UpstreamOptions,
+): UpstreamTarget {
+  if (typeof upstream !== 'string') {
+    if (!upstream.host || !Number.isInteger(upstream.port) || upstream.port <= 0) {
+      throw new TypeError('upstream needs a host and a port');
+    }
+    return {
+      host: upstream.host,
+      port: upstream.port,
+      auth: upstream.auth ?? { kind: 'trust' },
+      ...(upstream.user !== undefined ? { user: upstream.user } : {}),
+    };
+  }
+  let url: URL;
+  try {
+    url = new URL(upstream);
+  } catch {
+    throw new TypeError(
+      `upstream ${JSON.stringify(upstream)} is not a URL like ${engine}://host:port`,
+    );
+  }
+  if (!SCHEMES[engine].includes(url.protocol)) {
+    throw new TypeError(
+      `upstream scheme ${url.protocol} does not match engine ${engine} (use ${SCHEMES[engine].join(' or ')})`,
+    );
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!host) throw new TypeError('upstream URL has no host');
+  const user = url.username ? decodeURIComponent(url.username) : undefined;
+  const password = url.password ? decodeURIComponent(url.password) : undefined;
+  return {
+    host,
+    port: url.port ? Number(url.port) : DEFAULT_PORTS[engine],
+    auth: password !== undefined ? { kind: 'password', password } : { kind: 'trust' },
+    ...(user !== undefined ? { user } : {}),
+  };
+}
+
+function emptyCounts(): {
+  accepted: number;
+  rejected: number;
+  byReason: Map<RejectReason, number>;
+} {
+  return { accepted: 0, rejected: 0, byReason: new Map() };
+}
+
+/**
+ * Starts a local RDS IAM endpoint: a PostgreSQL or MySQL server on loopback that asks for an IAM
+ * auth token as the password, verifies it exactly as RDS does (see {@link createVerifier}), then
+ * logs in to the real `upstream` server as the same user and relays the session. TLS uses a
+ * certificate from a CA generated at start (`caPem`).
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { Signer } from '@aws-sdk/rds-signer';
+ * import { DEMO_CREDENTIALS, startEmulator } from '@rds-iam/emulator';
+ *
+ * const emulator = await startEmulator({ engine: 'postgres', upstream: 'postgres://127.0.0.1:5432' });
+ * const password = await new Signer({
+ *   hostname: emulator.endpoint.host, port: emulator.endpoint.port, username: 'app',
+ *   region: emulator.region, credentials: DEMO_CREDENTIALS,
+ * }).getAuthToken();
+ * const client = new pg.Client({
+ *   host: emulator.host, port: emulator.port, user: 'app', database: 'test', password,
+ *   ssl: { ca: emulator.caPem },
+ * });
+ * await client.connect();
+ * await client.end();
+ * await emulator.stop();
+ * ```
+ */
+export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
+  const engine = options.engine;
+  if (engine !== 'postgres' && engine !== 'mysql') {
+    throw new TypeError(`engine must be 'postgres' or 'mysql', not ${JSON.stringify(engine)}`);
+  }
+  const upstream = parseUpstream(engine, options.upstream);
+  const listenHost = options.host ?? '127.0.0.1';
+  const region = options.region ?? 'us-east-1';
+  const requireTls = options.requireTls ?? true;
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+  const maxHandshakePacketBytes = options.maxHandshakePacketBytes ?? 65_536;
+  let credentials: EmulatorCredentials[] = [...(options.credentials ?? [DEMO_CREDENTIALS])];
+  let clockOffset = options.clockOffsetMs ?? 0;
+  let injectedRejections = 0;
+  let rateLimit = options.maxNewConnectionsPerSecond;
+  const loginTimes: number[] = [];
+  let counts = emptyCounts();
+  let connectionsOpened = 0;
+
+  const names = [...(options.hostnames ?? [])];
+  if (options.endpoint?.host) names.push(options.endpoint.host);
+  if (!['0.0.0.0', '::'].includes(listenHost)) names.push(listenHost);
+  const ca = await createCertificateAuthority({ hostnames: names });
+  const secureContext = tls.createSecureContext({ cert: ca.certPem, key: ca.keyPem });
+
+  const clients = new Set<net.Socket>();
+  const upstreams = new Set<net.Socket>();
+  const server = net.createServer({ noDelay: true });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: listenHost, port: options.port ?? 0 }, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', () => {
+    // After listen, errors (EMFILE on accept, ...) must not crash the host process.
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
+  const endpoint: EndpointAddress = {
+    host: options.endpoint?.host ?? listenHost,
+    port: options.endpoint?.port ? options.endpoint.port : port,
+  };
+
+  const now = (): number => Date.now() + clockOffset;
+  let verifier: Verifier = createVerifier({ region, endpoint, credentials, now });
+
+  const verify = (token: string, user: string): VerifyResult => {
+    if (rateLimit !== undefined) {
+      const t = performance.now();
+      while (loginTimes.length > 0 && t - (loginTimes[0] ?? 0) >= 1000) loginTimes.shift();
+      if (loginTimes.length >= rateLimit) {
+        return {
+          ok: false,
+          user,
+          reason: 'rate-limited',
+          detail: `more than ${rateLimit} new IAM logins in one second`,
+        };
+      }
+      loginTimes.push(t);
+    }
+    if (injectedRejections > 0) {
+      injectedRejections--;
+      return { ok: false, user, reason: 'injected', detail: 'rejected by rejectNextLogins()' };
+    }
+    return verifier(token, user);
+  };
+
+  const ctx: ConnectionContext = {
+    secureContext,
+    requireTls,
+    upstream,
+    verify,
+    onLogin(result) {
+      if (result.ok) {
+        counts.accepted++;
+      } else {
+        counts.rejected++;
+        counts.byReason.set(result.reason, (counts.byReason.get(result.reason) ?? 0) + 1);
+      }
+    },
+    handshakeTimeoutMs,
+    maxHandshakePacketBytes,
+    ...(options.serverVersion !== undefined ? { serverVersion: options.serverVersion } : {}),
+    trackSocket(socket) {
+      upstreams.add(socket);
+      socket.once('close', () => upstreams.delete(socket));
+    },
+  };
+
+  const handle = engine === 'postgres' ? handlePostgresConnection : handleMysqlConnection;
+  server.on('connection', (socket) => {
+    connectionsOpened++;
+    clients.add(socket);
+    socket.once('close', () => clients.delete(socket));
+    socket.on('error', () => {
+      // The front end handles errors; this only keeps one from crashing the process.
+    });
+    try {
+      handle(socket, ctx);
+    } catch {
+      socket.destroy();
+    }
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const sockets = [...clients, ...upstreams];
+      const allClosed = sockets.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.closed) resolve();
+            else s.once('close', () => resolve());
+          }),
+      );
+      for (const s of sockets) s.destroy();
+      await Promise.all([closed, ...allClosed]);
+    })();
+    return stopping;
+  };
+
+  return {
+    engine,
+    host: listenHost,
+    port,
+    endpoint,
+    region,
+    caPem: ca.caPem,
+    stop,
+    counters: () => ({
+      accepted: counts.accepted,
+      rejected: counts.rejected,
+      rejectedByReason: Object.fromEntries(counts.byReason),
+      connectionsOpened,
+      connectionsActive: clients.size,
+    }),
+    resetCounters() {
+      counts = emptyCounts();
+      connectionsOpened = 0;
+    },
+    setClockOffset(ms) {
+      clockOffset = ms;
+    },
+    advanceClock(ms) {
+      clockOffset += ms;
+    },
+    rejectNextLogins(n) {
+      injectedRejections = Math.max(0, Math.floor(n));
+    },
+    setRateLimit(perSecond) {
+      rateLimit = perSecond;
+      loginTimes.length = 0;
+    },
+    addCredentials(c) {
+      credentials = [...credentials.filter((x) => x.accessKeyId !== c.accessKeyId), c];
+      verifier = createVerifier({ region, endpoint, credentials, now });
+    },
+    url(user, database) {
+      const scheme = engine === 'postgres' ? 'postgres' : 'mysql';
+      const h = net.isIPv6(listenHost) ? `[${listenHost}]` : listenHost;
+      const db = database === undefined ? '' : `/${encodeURIComponent(database)}`;
+      return `${scheme}://${encodeURIComponent(user)}@${h}:${port}${db}`;
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * `@rds-iam/emulator`: a local Amazon RDS IAM endpoint. A PostgreSQL / MySQL proxy on loopback
+ * that verifies IAM auth tokens exactly as RDS does, then relays to a real database.
+ *
+ * @example
+ * ```ts
+ * import { startEmulator } from '@rds-iam/emulator';
+ * const emulator = await startEmulator({ engine: 'postgres', upstream: 'postgres://127.0.0.1:5432' });
+ * console.log(emulator.endpoint, emulator.caPem);
+ * await emulator.stop();
+ * ```
+ * @packageDocumentation
+ */
+export {
+  type CertificateAuthority,
+  type CertificateAuthorityOptions,
+  createCertificateAuthority,
+} from './certificate.js';
+export type { RejectReason, UpstreamTarget, VerifyResult } from './context.js';
+export {
+  type Emulator,
+  type EmulatorCounters,
+  type EmulatorEngine,
+  type EmulatorOptions,
+  parseUpstream,
+  startEmulator,
+  type UpstreamOptions,
+} from './emulator.js';
+export {
+  EMPTY_PAYLOAD_SHA256,
+  type PresignParams,
+  presignAuthToken,
+  UNSIGNED_PAYLOAD,
+} from './sigv4.js';
+export {
+  createVerifier,
+  DEMO_CREDENTIALS,
+  type EmulatorCredentials,
+  type EndpointAddress,
+  MAX_CLOCK_SKEW_MS,
+  MAX_TOKEN_LIFETIME_S,
+  type Verifier,
+  type VerifierOptions,
+} from './verify.js';
