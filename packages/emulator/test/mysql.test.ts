@@ -1,3 +1,4 @@
+import { execFile, execFileSync } from 'node:child_process';
 import {
   createHash,
   constants as cryptoConstants,
@@ -5,7 +6,10 @@ import {
   privateDecrypt,
   randomBytes,
 } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mariadb from 'mariadb';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +40,14 @@ import {
 } from './mysql-context.js';
 
 const available = await mysqlAvailable();
+const hasMysqlCli = (() => {
+  try {
+    execFileSync('mysql', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 if (!available && process.env.CI === 'true')
   throw new Error('no MySQL/MariaDB on 127.0.0.1:3306 under CI');
 
@@ -708,6 +720,52 @@ describe.skipIf(!available)('startEmulator({ engine: "mysql" }) against the loca
       rejectedByReason: { injected: 1, expired: 1, 'tls-required': 1 },
     });
   });
+
+  it.skipIf(!hasMysqlCli)(
+    'the mariadb / mysql command-line client (libmariadb) logs in with verified TLS',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'rds-iam-mysql-'));
+      try {
+        const ca = join(dir, 'ca.pem');
+        writeFileSync(ca, emu.caPem);
+        const cli = (password: string, ...args: string[]) =>
+          new Promise<{ code: number; out: string }>((resolve) => {
+            execFile(
+              'mysql',
+              [
+                '-h127.0.0.1',
+                `-P${emu.port}`,
+                `-u${user}`,
+                '--batch',
+                '--skip-column-names',
+                ...args,
+              ],
+              // MYSQL_PWD keeps the token out of the process list.
+              { env: { ...process.env, MYSQL_PWD: password }, timeout: 10_000 },
+              (err, stdout, stderr) =>
+                resolve({ code: err ? 1 : 0, out: `${stdout}${stderr}`.trim() }),
+            );
+          });
+        const ok = await cli(
+          await token(user),
+          `--ssl-ca=${ca}`,
+          '--ssl-verify-server-cert',
+          'test',
+          '-e',
+          'SELECT CURRENT_USER()',
+        );
+        expect(ok).toEqual({ code: 0, out: `${user}@%` });
+        const denied = await cli('not-a-token', `--ssl-ca=${ca}`, 'test', '-e', 'SELECT 1');
+        expect(denied.out).toBe(
+          `ERROR 1045 (28000): Access denied for user '${user}'@'127.0.0.1' (using password: YES)`,
+        );
+        const plain = await cli(await token(user), '--skip-ssl', 'test', '-e', 'SELECT 1');
+        expect(plain.out).toMatch(/^ERROR 3159 \(08004\)/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('stop() ends live sessions, client and upstream', async () => {
     const own = await startEmulator({

@@ -1,0 +1,198 @@
+import { createRequire } from 'node:module';
+import { parseDatabaseUrl, RdsIamError } from '@rds-iam/core';
+import { type Mysql2IamOptions, mysql2IamConfig } from '@rds-iam/mysql2';
+import { type PgIamOptions, pgIamConfig } from '@rds-iam/pg';
+import type { DataSourceOptions } from 'typeorm';
+
+/** TypeORM's options for `type: 'postgres'`, taken from the root export so they track its version. */
+type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }>;
+/** TypeORM's options for `type: 'mysql' | 'mariadb'`. */
+type MysqlConnectionOptions = Extract<DataSourceOptions, { type: 'mysql' | 'mariadb' }>;
+
+type IamKeys =
+  | 'region'
+  | 'signingHost'
+  | 'signingPort'
+  | 'credentials'
+  | 'profile'
+  | 'expiryMarginMs'
+  | 'refreshAheadMs'
+  | 'onEvent'
+  | 'now'
+  | 'sign'
+  | 'tokenProvider';
+
+/** rds-iam's options, next to TypeORM's own. */
+export type IamOptions = Pick<PgIamOptions, IamKeys>;
+
+/** Options of {@link iamDataSourceOptions} for PostgreSQL: TypeORM's plus rds-iam's. */
+export type PostgresIamDataSourceOptions = Omit<PostgresConnectionOptions, 'password' | 'ssl'> &
+  IamOptions & { ssl?: PgIamOptions['ssl'] };
+
+/** Options of {@link iamDataSourceOptions} for MySQL and MariaDB: TypeORM's plus rds-iam's. */
+export type MysqlIamDataSourceOptions = Omit<MysqlConnectionOptions, 'password' | 'ssl'> &
+  IamOptions & { ssl?: Mysql2IamOptions['ssl'] };
+
+const IAM_KEYS: readonly IamKeys[] = [
+  'region',
+  'signingHost',
+  'signingPort',
+  'credentials',
+  'profile',
+  'expiryMarginMs',
+  'refreshAheadMs',
+  'onEvent',
+  'now',
+  'sign',
+  'tokenProvider',
+];
+
+function split<T extends object>(
+  options: T,
+): { iam: IamOptions; typeorm: Record<string, unknown> } {
+  const iam: Record<string, unknown> = {};
+  const typeorm: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) {
+    if ((IAM_KEYS as readonly string[]).includes(key)) iam[key] = value;
+    else typeorm[key] = value;
+  }
+  return { iam: iam as IamOptions, typeorm };
+}
+
+/**
+ * The `pg` module TypeORM should use: the pure-JS one. TypeORM switches to pg-native by itself when
+ * that is installed, and pg-native would send a password function's source text as the password.
+ */
+function pureJsPg(): unknown {
+  const pg = createRequire(import.meta.url)('pg') as object;
+  const driver = Object.create(pg) as Record<string, unknown>;
+  Object.defineProperty(driver, 'native', { value: null });
+  return driver;
+}
+
+/**
+ * TypeORM `DataSource` options that log in with IAM auth tokens: spread your options in, get options
+ * out for `new DataSource(...)`. PostgreSQL gets a password function and the pure-JS pg driver;
+ * MySQL and MariaDB get mysql2's cleartext plugin in `extra` (your own `extra` settings are kept).
+ * TLS is verified against the RDS CAs unless you pass `ssl`.
+ *
+ * @throws {RdsIamError} for bad options, before any network call.
+ *
+ * @example
+ * ```ts
+ * import { DataSource } from 'typeorm';
+ * import { iamDataSourceOptions } from '@rds-iam/typeorm';
+ *
+ * const dataSource = new DataSource(
+ *   iamDataSourceOptions({
+ *     type: 'postgres',
+ *     host: 'mydb.abc123.us-east-1.rds.amazonaws.com',
+ *     username: 'app',
+ *     database: 'app',
+ *     entities: [User],
+ *   }),
+ * );
+ * await dataSource.initialize();
+ * ```
+ */
+export function iamDataSourceOptions(
+  options: PostgresIamDataSourceOptions,
+): PostgresConnectionOptions;
+export function iamDataSourceOptions(options: MysqlIamDataSourceOptions): MysqlConnectionOptions;
+export function iamDataSourceOptions(
+  options: PostgresIamDataSourceOptions | MysqlIamDataSourceOptions,
+): DataSourceOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new RdsIamError(
+      'ERR_INVALID_OPTION',
+      'rds-iam: iamDataSourceOptions() takes an options object.',
+    );
+  }
+  if ((options as { password?: unknown }).password !== undefined) {
+    throw new RdsIamError(
+      'ERR_CONFLICTING_OPTIONS',
+      'rds-iam: `password` was given, but with IAM the password is a fresh token for every connection. Remove `password`.',
+    );
+  }
+  if ((options as { replication?: unknown }).replication !== undefined) {
+    throw new RdsIamError(
+      'ERR_INVALID_OPTION',
+      'rds-iam: `replication` is not supported yet; create one DataSource per endpoint.',
+    );
+  }
+  const { iam, typeorm } = split(options);
+  const { type, url, host, port, username, ssl, extra, ...rest } = typeorm as {
+    type: string;
+    url?: string;
+    host?: string;
+    port?: number;
+    username?: string;
+    ssl?: PgIamOptions['ssl'];
+    extra?: Record<string, unknown>;
+  } & Record<string, unknown>;
+  const fromUrl: Partial<ReturnType<typeof parseDatabaseUrl>> =
+    url === undefined
+      ? {}
+      : parseDatabaseUrl(url, {
+          option: 'url',
+          protocols: type === 'postgres' ? ['postgres', 'postgresql'] : ['mysql', 'mariadb'],
+        });
+  const target = {
+    host: host ?? fromUrl.host,
+    port: port ?? fromUrl.port,
+    user: username ?? fromUrl.user,
+    database: (rest.database as string | undefined) ?? fromUrl.database,
+  };
+  if (type === 'postgres') {
+    const {
+      Client,
+      password,
+      ssl: tls,
+      host: h,
+      port: p,
+      user,
+    } = pgIamConfig({ ...iam, ...target, ssl });
+    return {
+      ...rest,
+      type: 'postgres',
+      host: h,
+      port: p,
+      username: user,
+      database: target.database,
+      password,
+      ssl: tls,
+      driver: pureJsPg(),
+      // pg-pool takes its client class from the pool options, which TypeORM builds from `extra`.
+      extra: { ...extra, Client },
+    } as PostgresConnectionOptions;
+  }
+  if (type === 'mysql' || type === 'mariadb') {
+    const {
+      authPlugins,
+      ssl: tls,
+      host: h,
+      port: p,
+      user,
+    } = mysql2IamConfig({
+      ...iam,
+      ...target,
+      ssl: ssl as Mysql2IamOptions['ssl'],
+    });
+    const extraPlugins = (extra?.authPlugins ?? {}) as Record<string, unknown>;
+    return {
+      ...rest,
+      type,
+      host: h,
+      port: p,
+      username: user,
+      database: target.database,
+      ...(tls ? { ssl: tls } : {}),
+      connectorPackage: 'mysql2',
+      extra: { ...extra, authPlugins: { ...extraPlugins, ...authPlugins } },
+    } as MysqlConnectionOptions;
+  }
+  throw new RdsIamError(
+    'ERR_INVALID_OPTION',
+    `rds-iam: iamDataSourceOptions() supports type 'postgres', 'mysql' and 'mariadb', got '${String(type)}'.`,
+  );
+}

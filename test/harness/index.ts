@@ -1,0 +1,47 @@
+export { adminQuery, type Row, withAdmin } from './admin.js';
+export { type ClockFollower, type TestClock, testClock } from './clock.js';
+export {
+  cleanupHarness,
+  databaseFor,
+  harnessContext,
+  hasDatabase,
+  pendingCleanups,
+  registerCleanup,
+  requireDatabase,
+} from './context.js';
+export {
+  type DatabaseSource,
+  type DatabaseTarget,
+  DEFAULT_LOCAL,
+  type Discovery,
+  type DiscoveryOptions,
+  discoverDatabases,
+  ENGINES,
+  type Engine,
+  HarnessError,
+  type SkippedSuite,
+  startPglite,
+} from './discovery.js';
+export {
+  DEFAULT_ENDPOINT_HOST,
+  type IamEndpoint,
+  type IamEndpointOptions,
+  startIamEndpoint,
+} from './endpoint.js';
+export { type HarnessContext, NAME_PATTERN, NAME_PREFIX, newRunId, uniqueName } from './names.js';
+export {
+  dropNames,
+  type HarnessObjects,
+  listHarnessObjects,
+  UPSTREAM_PASSWORD,
+} from './objects.js';
+export { createIamUser, type IamUser, type IamUserOptions } from './users.js';
+export {
+  driverError,
+  type LoginOptions,
+  loginAndQuery,
+  mysqlConnect,
+  type Password,
+  pgConnect,
+  type SessionInfo,
+} from './drivers.js';
