@@ -227,7 +227,7 @@ class CachingTokenProvider implements TokenProvider {
       if (err instanceof RdsIamError) throw err;
       throw new RdsIamError(
         'ERR_SIGNING',
-        `rds-iam: signing the auth token for ${user}@${signingHost}:${signingPort} failed: ${describeError(err)}.`,
+        `rds-iam: signing the auth token for ${user}@${signingHost}:${signingPort} in ${region} failed: ${describeError(err)}. Check the AWS credentials this process uses (role, AWS_PROFILE, \`credentials\`) and the \`region\` / \`signingHost\` options.`,
         { cause: err },
       );
     }
