@@ -17,10 +17,10 @@ import {
   newRunId,
   pendingCleanups,
   pgConnect,
+  runStartOf,
   startIamEndpoint,
   uniqueName,
 } from '../harness/index.js';
-import { runStartOf } from '../harness/names.js';
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -88,7 +88,9 @@ describe('database discovery', () => {
       timeoutMs: 1_000,
     });
     await expect(run).rejects.toThrow(
-      new RegExp(`^RDS_IAM_TEST_MYSQL_URL is set but 127\\.0\\.0\\.1:${port} does not answer as admin`),
+      new RegExp(
+        `^RDS_IAM_TEST_MYSQL_URL is set but 127\\.0\\.0\\.1:${port} does not answer as admin`,
+      ),
     );
     await expect(run).rejects.not.toThrow(/s3cr3t/);
   });
@@ -105,7 +107,11 @@ describe('database discovery', () => {
         pglite: false,
       });
       started.push(found);
-      expect(found.postgres).toMatchObject({ source: 'env', port: pg?.port, enforcesLoginUser: true });
+      expect(found.postgres).toMatchObject({
+        source: 'env',
+        port: pg?.port,
+        enforcesLoginUser: true,
+      });
       expect(found.postgres?.description).toMatch(/^RDS_IAM_TEST_POSTGRES_URL/);
     },
   );
@@ -151,9 +157,15 @@ for (const engine of ENGINES) {
       const tokens = iam.tokenProvider(app.user);
       const login = { user: app.user, database: app.database, password: () => tokens.getToken() };
       // A session left open, as a failing test would leave it.
-      const open =
-        engine === 'postgres' ? await pgConnect(iam, login) : await mysqlConnect(iam, login);
-      const closed = new Promise<void>((resolve) => open.once('end', () => resolve()));
+      let ping: () => Promise<unknown>;
+      if (engine === 'postgres') {
+        const client = await pgConnect(iam, login);
+        ping = () => client.query('SELECT 1');
+      } else {
+        const conn = await mysqlConnect(iam, login);
+        ping = () => conn.query('SELECT 1');
+      }
+      await ping();
       const during = await listHarnessObjects(target);
       expect(during.users).toEqual(expect.arrayContaining([app.user, plain.user]));
       if (target.enforcesLoginUser) expect(during.databases).toContain(app.user);
@@ -162,7 +174,8 @@ for (const engine of ENGINES) {
       await cleanupHarness();
 
       expect(pendingCleanups()).toEqual([]);
-      await closed;
+      // The open session went down with the emulator.
+      await expect(ping()).rejects.toThrow();
       const after = await listHarnessObjects(target);
       expect(after.users).not.toContain(app.user);
       expect(after.users).not.toContain(plain.user);

@@ -234,11 +234,15 @@ async function probeUrl(engine: Engine, raw: string, timeoutMs: number): Promise
   try {
     url = new URL(raw);
   } catch {
-    throw new HarnessError(`${name} is not a URL (expected ${engine}://user:password@host:port/db)`);
+    throw new HarnessError(
+      `${name} is not a URL (expected ${engine}://user:password@host:port/db)`,
+    );
   }
   const schemes = engine === 'postgres' ? ['postgres:', 'postgresql:'] : ['mysql:', 'mariadb:'];
   if (!schemes.includes(url.protocol)) {
-    throw new HarnessError(`${name} must start with ${schemes.join(' or ')}//, not ${url.protocol}//`);
+    throw new HarnessError(
+      `${name} must start with ${schemes.join(' or ')}//, not ${url.protocol}//`,
+    );
   }
   const login: Login = {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
@@ -407,7 +411,9 @@ export interface RunningPglite {
  * Starts PGlite (PostgreSQL compiled to WebAssembly, in this process) and its socket server on
  * 127.0.0.1, so that pg and the emulator reach it over TCP. Takes about 3-4 s.
  */
-export async function startPglite(options: { maxConnections?: number } = {}): Promise<RunningPglite> {
+export async function startPglite(
+  options: { maxConnections?: number } = {},
+): Promise<RunningPglite> {
   const [{ PGlite }, { PGLiteSocketServer }] = await Promise.all([
     import('@electric-sql/pglite'),
     import('@electric-sql/pglite-socket'),

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import {
   type AwsCredentials,
   createTokenProvider,
@@ -52,8 +53,11 @@ export interface IamEndpoint {
   readonly credentials: AwsCredentials;
   /** PEM of the CA of the emulator's TLS certificate. */
   readonly ca: string;
-  /** TLS options that verify the emulator's certificate and name: pg `ssl`, tls.connect. */
-  readonly tls: { readonly ca: string; readonly servername: string };
+  /**
+   * TLS options that verify the emulator's certificate and name (pg `ssl`, tls.connect). No
+   * `servername` when the endpoint is an IP address (SNI can't carry one).
+   */
+  readonly tls: { readonly ca: string; readonly servername?: string };
   /** Moves the emulator's time; pass `clock.now` to anything else that should follow. */
   readonly clock: TestClock;
   /**
@@ -130,7 +134,9 @@ export async function startIamEndpoint(
     region: emulator.region,
     credentials,
     ca: emulator.caPem,
-    tls: { ca: emulator.caPem, servername: emulator.endpoint.host },
+    tls: isIP(emulator.endpoint.host)
+      ? { ca: emulator.caPem }
+      : { ca: emulator.caPem, servername: emulator.endpoint.host },
     clock,
     tokenProvider(user, extra = {}) {
       const provider = createTokenProvider({

@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
-import { type HarnessContext, NAME_PATTERN, newRunId, runStartOf } from './names.js';
 import { type DatabaseTarget, discoverDatabases, ENGINES } from './discovery.js';
+import { type HarnessContext, NAME_PATTERN, newRunId, runStartOf } from './names.js';
 import { dropNames, listHarnessObjects } from './objects.js';
 
 /** Leftovers of runs older than this (killed runs) are dropped at the start of a run. */

@@ -23,20 +23,6 @@ export {
   startPglite,
 } from './discovery.js';
 export {
-  DEFAULT_ENDPOINT_HOST,
-  type IamEndpoint,
-  type IamEndpointOptions,
-  startIamEndpoint,
-} from './endpoint.js';
-export { type HarnessContext, NAME_PATTERN, NAME_PREFIX, newRunId, uniqueName } from './names.js';
-export {
-  dropNames,
-  type HarnessObjects,
-  listHarnessObjects,
-  UPSTREAM_PASSWORD,
-} from './objects.js';
-export { createIamUser, type IamUser, type IamUserOptions } from './users.js';
-export {
   driverError,
   type LoginOptions,
   loginAndQuery,
@@ -45,3 +31,24 @@ export {
   pgConnect,
   type SessionInfo,
 } from './drivers.js';
+export {
+  DEFAULT_ENDPOINT_HOST,
+  type IamEndpoint,
+  type IamEndpointOptions,
+  startIamEndpoint,
+} from './endpoint.js';
+export {
+  type HarnessContext,
+  NAME_PATTERN,
+  NAME_PREFIX,
+  newRunId,
+  runStartOf,
+  uniqueName,
+} from './names.js';
+export {
+  dropNames,
+  type HarnessObjects,
+  listHarnessObjects,
+  UPSTREAM_PASSWORD,
+} from './objects.js';
+export { createIamUser, type IamUser, type IamUserOptions } from './users.js';

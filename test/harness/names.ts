@@ -29,4 +29,3 @@ export function runStartOf(name: string): number | undefined {
 export function uniqueName(runId: string): string {
   return `${NAME_PREFIX}${runId}_${randomBytes(3).toString('hex')}`;
 }
-

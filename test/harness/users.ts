@@ -31,7 +31,10 @@ export interface IamUser {
  * const { user, database } = await createIamUser('postgres', { database: true });
  * ```
  */
-export async function createIamUser(engine: Engine, options: IamUserOptions = {}): Promise<IamUser> {
+export async function createIamUser(
+  engine: Engine,
+  options: IamUserOptions = {},
+): Promise<IamUser> {
   const target = requireDatabase(engine);
   const user = uniqueName(harnessContext().runId);
   let database: string | undefined = engine === 'postgres' ? target.database : undefined;
@@ -69,4 +72,3 @@ export async function createIamUser(engine: Engine, options: IamUserOptions = {}
     },
   };
 }
-

@@ -39,7 +39,12 @@ async function once(config) {
 function stats(samples) {
   const s = [...samples].sort((a, b) => a - b);
   const pick = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  return { mean: s.reduce((a, b) => a + b, 0) / s.length, p50: pick(0.5), p99: pick(0.99), n: s.length };
+  return {
+    mean: s.reduce((a, b) => a + b, 0) / s.length,
+    p50: pick(0.5),
+    p99: pick(0.99),
+    n: s.length,
+  };
 }
 
 async function measure(config) {
@@ -71,19 +76,22 @@ async function sustained(config) {
 async function tlsRelay() {
   const ca = await createCertificateAuthority();
   const sockets = new Set();
-  const server = tls.createServer({ cert: ca.certPem, key: ca.keyPem, ALPNProtocols: ['postgresql'] }, (client) => {
-    const up = net.connect({ port: PG.port, host: PG.host, noDelay: true });
-    client.setNoDelay(true);
-    for (const s of [client, up]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        up.destroy();
-      });
-    }
-    client.pipe(up).pipe(client);
-  });
+  const server = tls.createServer(
+    { cert: ca.certPem, key: ca.keyPem, ALPNProtocols: ['postgresql'] },
+    (client) => {
+      const up = net.connect({ port: PG.port, host: PG.host, noDelay: true });
+      client.setNoDelay(true);
+      for (const s of [client, up]) {
+        sockets.add(s);
+        s.on('close', () => sockets.delete(s));
+        s.on('error', () => {
+          client.destroy();
+          up.destroy();
+        });
+      }
+      client.pipe(up).pipe(client);
+    },
+  );
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: server.address().port,
@@ -96,7 +104,10 @@ async function tlsRelay() {
   };
 }
 
-const emuTls = await startEmulator({ engine: 'postgres', upstream: `postgres://${PG.host}:${PG.port}` });
+const emuTls = await startEmulator({
+  engine: 'postgres',
+  upstream: `postgres://${PG.host}:${PG.port}`,
+});
 const emuPlain = await startEmulator({
   engine: 'postgres',
   upstream: `postgres://${PG.host}:${PG.port}`,
@@ -167,19 +178,25 @@ try {
   console.log(
     `\n@rds-iam/emulator bench — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores, Node ${process.version}, N=${N} sequential connections each\n`,
   );
-  console.log('| path | mean ms | p50 ms | p99 ms | mean vs direct TLS | mean vs direct plaintext |');
+  console.log(
+    '| path | mean ms | p50 ms | p99 ms | mean vs direct TLS | mean vs direct plaintext |',
+  );
   console.log('|---|---|---|---|---|---|');
   for (const [name, s] of Object.entries(results)) {
     console.log(
       `| ${name} | ${f(s.mean)} | ${f(s.p50)} | ${f(s.p99)} | ${(s.mean / base.mean).toFixed(2)}x | ${(s.mean / plainBase.mean).toFixed(2)}x |`,
     );
   }
-  console.log(`\nSustained logins per second, ${LOOPS} concurrent loops for ${SUSTAIN_MS / 1000} s:`);
+  console.log(
+    `\nSustained logins per second, ${LOOPS} concurrent loops for ${SUSTAIN_MS / 1000} s:`,
+  );
   for (const [name, v] of Object.entries(lps)) console.log(`- ${name}: ${v.toFixed(0)} /s`);
   console.log(
     `- ratio emulator TLS / direct TLS: ${(lps['emulator, TLS'] / lps['direct, TLS (relay)']).toFixed(2)}, emulator TLS / direct plaintext: ${(lps['emulator, TLS'] / lps['direct, plaintext']).toFixed(2)}`,
   );
-  console.log('(clients, emulator and relay share this one Node process; PostgreSQL runs beside it)');
+  console.log(
+    '(clients, emulator and relay share this one Node process; PostgreSQL runs beside it)',
+  );
   console.log(`\nOne token verification (createVerifier): ${verifyUs.toFixed(1)} µs`);
   const c = emuTls.counters();
   console.log(`Emulator counters: accepted ${c.accepted}, rejected ${c.rejected}`);

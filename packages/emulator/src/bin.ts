@@ -26,13 +26,28 @@ Options:
   -h, --help                  this text
 `;
 
-/** Where the CLI writes. */
+/**
+ * Where the CLI writes.
+ * @example
+ * ```ts
+ * const lines: string[] = [];
+ * await main(['--help'], { stdout: { write: (s) => lines.push(s) }, stderr: process.stderr });
+ * ```
+ */
 export interface CliIo {
   readonly stdout: { write(s: string): unknown };
   readonly stderr: { write(s: string): unknown };
 }
 
-/** A started CLI: the emulator and the path of the CA file it wrote. */
+/**
+ * A started CLI: the emulator and the path of the CA file it wrote.
+ * @example
+ * ```ts
+ * const run: CliRun | undefined = await main(['--engine', 'postgres']);
+ * console.log(run?.caFile);
+ * await run?.emulator.stop();
+ * ```
+ */
 export interface CliRun {
   readonly emulator: Emulator;
   readonly caFile: string;
@@ -175,15 +190,20 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
-  const run = await main(process.argv.slice(2));
-  if (run) {
-    const shutdown = (): void => {
-      run.emulator.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGINT', shutdown);
-    process.once('SIGTERM', shutdown);
-  }
+  // Handlers first: a signal that arrives while starting must still stop cleanly.
+  let run: CliRun | undefined;
+  let signalled = false;
+  const shutdown = (): void => {
+    signalled = true;
+    if (!run) return; // stopped as soon as it is up
+    run.emulator.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  run = await main(process.argv.slice(2));
+  if (!run) process.exit();
+  if (signalled) shutdown();
 }

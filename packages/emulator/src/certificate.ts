@@ -13,7 +13,13 @@ import { isIP } from 'node:net';
  * install into its host process.
  */
 
-/** PEM texts of a freshly generated certificate authority and a server certificate it signed. */
+/**
+ * PEM texts of a freshly generated certificate authority and a server certificate it signed.
+ * @example
+ * ```ts
+ * const { caPem, certPem, keyPem }: CertificateAuthority = await createCertificateAuthority();
+ * ```
+ */
 export interface CertificateAuthority {
   /** The CA certificate: what clients trust (`ssl: { ca }`). */
   readonly caPem: string;
@@ -23,7 +29,13 @@ export interface CertificateAuthority {
   readonly keyPem: string;
 }
 
-/** Options of {@link createCertificateAuthority}. */
+/**
+ * Options of {@link createCertificateAuthority}.
+ * @example
+ * ```ts
+ * await createCertificateAuthority({ hostnames: ['mydb.abc123.us-east-1.rds.amazonaws.com', '10.0.0.5'] });
+ * ```
+ */
 export interface CertificateAuthorityOptions {
   /**
    * Extra subject alternative names for the server certificate, next to `localhost`, `127.0.0.1`

@@ -44,7 +44,13 @@ export interface ConnectionContext {
   trackSocket?(socket: Socket): void;
 }
 
-/** Where and how the emulator logs in to the real server, as the same user the client logged in as. */
+/**
+ * Where and how the emulator logs in to the real server, as the same user the client logged in as.
+ * @example
+ * ```ts
+ * const upstream: UpstreamTarget = { host: '127.0.0.1', port: 5432, auth: { kind: 'trust' } };
+ * ```
+ */
 export interface UpstreamTarget {
   readonly host: string;
   readonly port: number;
@@ -60,7 +66,14 @@ export interface UpstreamTarget {
   readonly user?: string;
 }
 
-/** Why a token was refused. Stable strings: tests and counters key on them. */
+/**
+ * Why a token was refused. Stable strings: tests and counters key on them.
+ * @example
+ * ```ts
+ * const reason: RejectReason = 'expired';
+ * expect(emulator.counters().rejectedByReason[reason]).toBe(1);
+ * ```
+ */
 export type RejectReason =
   | 'malformed'
   | 'bad-signature'
@@ -80,6 +93,15 @@ export type RejectReason =
   | 'injected'
   | 'rate-limited';
 
+/**
+ * The verdict on one login: accepted (with the access key that signed the token) or refused with a
+ * {@link RejectReason} and a detail that never contains the signature or session token.
+ * @example
+ * ```ts
+ * const result: VerifyResult = verify(token, 'app');
+ * if (!result.ok) console.log(result.reason, result.detail);
+ * ```
+ */
 export type VerifyResult =
   | { readonly ok: true; readonly user: string; readonly accessKeyId: string }
   | {

@@ -12,10 +12,24 @@ import {
   type Verifier,
 } from './verify.js';
 
-/** The wire protocol the emulator speaks. */
+/**
+ * The wire protocol the emulator speaks.
+ * @example
+ * ```ts
+ * const engine: EmulatorEngine = 'postgres';
+ * ```
+ */
 export type EmulatorEngine = 'postgres' | 'mysql';
 
-/** Where the emulator logs in after a token checks out, as an object. */
+/**
+ * Where the emulator logs in after a token checks out, as an object.
+ * @example
+ * ```ts
+ * const upstream: UpstreamOptions = {
+ *   host: '127.0.0.1', port: 5432, user: 'app', auth: { kind: 'password', password: 'secret' },
+ * };
+ * ```
+ */
 export interface UpstreamOptions {
   readonly host: string;
   readonly port: number;
@@ -25,7 +39,19 @@ export interface UpstreamOptions {
   readonly user?: string;
 }
 
-/** Options of {@link startEmulator}. */
+/**
+ * Options of {@link startEmulator}.
+ * @example
+ * ```ts
+ * const options: EmulatorOptions = {
+ *   engine: 'postgres',
+ *   upstream: 'postgres://127.0.0.1:5432',
+ *   endpoint: { host: 'mydb.abc123.us-east-1.rds.amazonaws.com', port: 5432 },
+ *   maxNewConnectionsPerSecond: 200,
+ * };
+ * const emulator = await startEmulator(options);
+ * ```
+ */
 export interface EmulatorOptions {
   /** `postgres` (also Aurora PostgreSQL, RDS Proxy for PostgreSQL) or `mysql` (also MariaDB). */
   readonly engine: EmulatorEngine;
@@ -65,7 +91,14 @@ export interface EmulatorOptions {
   readonly serverVersion?: string;
 }
 
-/** Login and connection counts since start (or the last `resetCounters()`). */
+/**
+ * Login and connection counts since start (or the last `resetCounters()`).
+ * @example
+ * ```ts
+ * const { accepted, rejectedByReason } = emulator.counters();
+ * console.log(accepted, rejectedByReason.expired ?? 0);
+ * ```
+ */
 export interface EmulatorCounters {
   /** Logins whose token was accepted. */
   readonly accepted: number;
@@ -79,7 +112,16 @@ export interface EmulatorCounters {
   readonly connectionsActive: number;
 }
 
-/** A running emulator. */
+/**
+ * A running emulator.
+ * @example
+ * ```ts
+ * const emulator: Emulator = await startEmulator({ engine: 'mysql', upstream: 'mysql://root@127.0.0.1:3306' });
+ * emulator.advanceClock(16 * 60_000); // every token minted before now is expired
+ * emulator.rejectNextLogins(1);
+ * await emulator.stop();
+ * ```
+ */
 export interface Emulator {
   readonly engine: EmulatorEngine;
   /** The address it listens on. */

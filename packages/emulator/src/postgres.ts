@@ -48,7 +48,7 @@ function cstr(s: string): Buffer {
 }
 
 /** ErrorResponse with severity, SQLSTATE and message. */
-export function errorResponse(severity: string, code: string, message: string): Buffer {
+function errorResponse(severity: string, code: string, message: string): Buffer {
   return typed(
     'E',
     Buffer.concat([
@@ -404,8 +404,8 @@ class PostgresSession {
   #forwardCancel(packet: Buffer): void {
     this.#phase = 'closing';
     const { host, port } = this.#ctx.upstream;
+    // Not this.#upstream: the cancel is delivered even if the client hangs up at once.
     const up = net.connect({ host, port });
-    this.#upstream = up;
     this.#ctx.trackSocket?.(up);
     up.on('connect', () => up.end(packet));
     up.on('error', () => up.destroy());

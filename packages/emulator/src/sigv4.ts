@@ -5,17 +5,31 @@ import { createHash, createHmac } from 'node:crypto';
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html
  */
 
-/** The only algorithm RDS IAM tokens use. */
+/**
+ * The only algorithm RDS IAM tokens use.
+ * @example
+ * ```ts
+ * new URLSearchParams(token.slice(token.indexOf('?'))).get('X-Amz-Algorithm') === SIGV4_ALGORITHM;
+ * ```
+ */
 export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
 
 /**
  * The payload hash of a presigned URL as botocore (Python, the AWS CLI) and most SDKs sign it.
+ * @example
+ * ```ts
+ * canonicalPresignedRequest('db.example.com:5432', query, UNSIGNED_PAYLOAD);
+ * ```
  */
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
 /**
  * The payload hash the AWS SDK for JavaScript v3 (`@smithy/signature-v4`, hence
  * `@aws-sdk/rds-signer`) signs presigned requests with: SHA-256 of the empty body. RDS accepts both.
+ * @example
+ * ```ts
+ * presignAuthToken({ ...params, payloadHash: EMPTY_PAYLOAD_SHA256 }); // as @aws-sdk/rds-signer signs
+ * ```
  */
 export const EMPTY_PAYLOAD_SHA256 =
   'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -113,7 +127,17 @@ export function hmacHex(key: Buffer, data: string): string {
   return createHmac('sha256', key).update(data, 'utf8').digest('hex');
 }
 
-/** Parts of a presigned RDS auth token, as {@link presignAuthToken} takes them. */
+/**
+ * Parts of a presigned RDS auth token, as {@link presignAuthToken} takes them.
+ * @example
+ * ```ts
+ * const params: PresignParams = {
+ *   host: '127.0.0.1', port: 5432, user: 'app', region: 'us-east-1',
+ *   accessKeyId: DEMO_CREDENTIALS.accessKeyId, secretAccessKey: DEMO_CREDENTIALS.secretAccessKey,
+ *   signedAt: Date.now(), expiresIn: 60,
+ * };
+ * ```
+ */
 export interface PresignParams {
   /** Signed host (the `host` header and the token's prefix). */
   readonly host: string;

@@ -11,7 +11,17 @@ import {
   UNSIGNED_PAYLOAD,
 } from './sigv4.js';
 
-/** An access key the emulator accepts tokens from, like an IAM identity that may `rds-db:connect`. */
+/**
+ * An access key the emulator accepts tokens from, like an IAM identity that may `rds-db:connect`.
+ * @example
+ * ```ts
+ * const temporary: EmulatorCredentials = {
+ *   accessKeyId: 'ASIAEXAMPLE0000001', secretAccessKey: 'secret', sessionToken: 'token',
+ *   expiration: new Date(Date.now() + 3_600_000),
+ * };
+ * emulator.addCredentials(temporary);
+ * ```
+ */
 export interface EmulatorCredentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
@@ -41,13 +51,29 @@ export const DEMO_CREDENTIALS: EmulatorCredentials = Object.freeze({
   secretAccessKey: 'emulator/demo/secret/NOT+A+REAL+AWS+KEY+0001',
 });
 
-/** The RDS endpoint a token must have been signed for. */
+/**
+ * The RDS endpoint a token must have been signed for.
+ * @example
+ * ```ts
+ * const endpoint: EndpointAddress = { host: 'mydb.abc123.us-east-1.rds.amazonaws.com', port: 5432 };
+ * ```
+ */
 export interface EndpointAddress {
   readonly host: string;
   readonly port: number;
 }
 
-/** Options of {@link createVerifier}. */
+/**
+ * Options of {@link createVerifier}.
+ * @example
+ * ```ts
+ * const options: VerifierOptions = {
+ *   region: 'us-east-1', endpoint: { host: 'localhost', port: 5432 },
+ *   credentials: [DEMO_CREDENTIALS], now: Date.now,
+ * };
+ * const verify = createVerifier(options);
+ * ```
+ */
 export interface VerifierOptions {
   /** Region of the emulated endpoint; the token's credential scope must name it. */
   readonly region: string;
@@ -59,12 +85,31 @@ export interface VerifierOptions {
   readonly now: () => number;
 }
 
-/** Checks `token` presented as the password of `loginUser`. Pure; never throws. */
+/**
+ * Checks `token` presented as the password of `loginUser`. Pure; never throws.
+ * @example
+ * ```ts
+ * const verify: Verifier = createVerifier(options);
+ * const result = verify(token, 'app');
+ * ```
+ */
 export type Verifier = (token: string, loginUser: string) => VerifyResult;
 
-/** RDS refuses tokens whose `X-Amz-Expires` exceeds this (seconds). */
+/**
+ * RDS refuses tokens whose `X-Amz-Expires` exceeds this (seconds).
+ * @example
+ * ```ts
+ * presignAuthToken({ ...params, expiresIn: MAX_TOKEN_LIFETIME_S + 1 }); // rejected: lifetime-too-long
+ * ```
+ */
 export const MAX_TOKEN_LIFETIME_S = 900;
-/** Tokens dated more than this ahead of the server clock are not yet valid. */
+/**
+ * Tokens dated more than this ahead of the server clock are not yet valid.
+ * @example
+ * ```ts
+ * emulator.setClockOffset(-(MAX_CLOCK_SKEW_MS + 60_000)); // fresh tokens: not-yet-valid
+ * ```
+ */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 /** Tokens longer than this are malformed (real ones are under 4 KB even with long session tokens). */
 const MAX_TOKEN_CHARS = 32_768;

@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
@@ -89,4 +90,30 @@ export function activeResources(): Record<string, number> {
   const out: Record<string, number> = {};
   for (const r of process.getActiveResourcesInfo()) out[r] = (out[r] ?? 0) + 1;
   return out;
+}
+
+/**
+ * Records every timer created from now on and reports those still pending, except the test runner's
+ * own (vitest keeps a few, which come and go) and the test's own sleeps.
+ */
+export function trackTimers(): { pending(): string[]; stop(): void } {
+  const live = new Map<number, string>();
+  const hook = createHook({
+    init(id, type) {
+      if (type !== 'Timeout') return;
+      const stack = new Error().stack ?? '';
+      // The frame that asked for the timer: the first one outside Node's internals and this hook.
+      const creator = stack
+        .split('\n')
+        .slice(1)
+        .find((l) => !l.includes('node:') && !l.includes('trackTimers') && !l.includes('init ('));
+      if (creator?.includes('@vitest/') || creator?.includes('/emulator/test/')) return;
+      live.set(id, stack);
+    },
+    destroy(id) {
+      live.delete(id);
+    },
+  });
+  hook.enable();
+  return { pending: () => [...live.values()], stop: () => hook.disable() };
 }

@@ -10,6 +10,7 @@ import {
   dropRole,
   PG_UPSTREAM,
   sdkToken,
+  trackTimers,
   waitFor,
 } from './helpers.js';
 
@@ -350,6 +351,7 @@ describe('stop()', () => {
     try {
       await new Promise((r) => setTimeout(r, 50));
       const before = activeResources();
+      const timers = trackTimers();
       const emu = await startEmulator({ engine: 'postgres', upstream: UPSTREAM });
       const token = await sdkToken({ ...emu.endpoint, user: role, credentials: DEMO_CREDENTIALS });
       const live = new pg.Client({
@@ -375,9 +377,13 @@ describe('stop()', () => {
       await emu.stop(); // idempotent
       await new Promise((r) => setTimeout(r, 50));
       const after = activeResources();
-      for (const kind of ['TCPSocketWrap', 'TCPServerWrap', 'Timeout', 'TLSWrap']) {
+      for (const kind of ['TCPSocketWrap', 'TCPServerWrap', 'TLSWrap']) {
         expect({ kind, n: after[kind] ?? 0 }).toEqual({ kind, n: before[kind] ?? 0 });
       }
+      // Timeouts: none of ours pending, and no more in all than before (vitest's own come and go).
+      expect(timers.pending()).toEqual([]);
+      timers.stop();
+      expect(after.Timeout ?? 0).toBeLessThanOrEqual(before.Timeout ?? 0);
     } finally {
       await dropRole(role);
     }
