@@ -107,7 +107,8 @@ export function trackTimers(): { pending(): string[]; stop(): void } {
         .split('\n')
         .slice(1)
         .find((l) => !l.includes('node:') && !l.includes('trackTimers') && !l.includes('init ('));
-      if (creator?.includes('@vitest/') || creator?.includes('/emulator/test/')) return;
+      // Only the emulator's own timers count: pg's and vitest's come and go on their own schedule.
+      if (!creator || !/\/emulator\/(src|dist)\//.test(creator)) return;
       live.set(id, stack);
     },
     destroy(id) {
