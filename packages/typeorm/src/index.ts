@@ -1,5 +1,10 @@
 import { createRequire } from 'node:module';
-import { parseDatabaseUrl, RdsIamError } from '@rds-iam/core';
+import {
+  type IAM_OPTION_KEYS,
+  parseDatabaseUrl,
+  RdsIamError,
+  splitIamOptions,
+} from '@rds-iam/core';
 import { type Mysql2IamOptions, mysql2IamConfig } from '@rds-iam/mysql2';
 import { type PgIamOptions, pgIamConfig } from '@rds-iam/pg';
 import type { DataSourceOptions } from 'typeorm';
@@ -9,21 +14,8 @@ type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }
 /** TypeORM's options for `type: 'mysql' | 'mariadb'`. */
 type MysqlConnectionOptions = Extract<DataSourceOptions, { type: 'mysql' | 'mariadb' }>;
 
-type IamKeys =
-  | 'region'
-  | 'signingHost'
-  | 'signingPort'
-  | 'credentials'
-  | 'profile'
-  | 'expiryMarginMs'
-  | 'refreshAheadMs'
-  | 'onEvent'
-  | 'now'
-  | 'sign'
-  | 'tokenProvider';
-
 /** rds-iam's options, next to TypeORM's own. */
-export type IamOptions = Pick<PgIamOptions, IamKeys>;
+export type IamOptions = Pick<PgIamOptions, (typeof IAM_OPTION_KEYS)[number]>;
 
 /** Options of {@link iamDataSourceOptions} for PostgreSQL: TypeORM's plus rds-iam's. */
 export type PostgresIamDataSourceOptions = Omit<PostgresConnectionOptions, 'password' | 'ssl'> &
@@ -32,32 +24,6 @@ export type PostgresIamDataSourceOptions = Omit<PostgresConnectionOptions, 'pass
 /** Options of {@link iamDataSourceOptions} for MySQL and MariaDB: TypeORM's plus rds-iam's. */
 export type MysqlIamDataSourceOptions = Omit<MysqlConnectionOptions, 'password' | 'ssl'> &
   IamOptions & { ssl?: Mysql2IamOptions['ssl'] };
-
-const IAM_KEYS: readonly IamKeys[] = [
-  'region',
-  'signingHost',
-  'signingPort',
-  'credentials',
-  'profile',
-  'expiryMarginMs',
-  'refreshAheadMs',
-  'onEvent',
-  'now',
-  'sign',
-  'tokenProvider',
-];
-
-function split<T extends object>(
-  options: T,
-): { iam: IamOptions; typeorm: Record<string, unknown> } {
-  const iam: Record<string, unknown> = {};
-  const typeorm: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(options)) {
-    if ((IAM_KEYS as readonly string[]).includes(key)) iam[key] = value;
-    else typeorm[key] = value;
-  }
-  return { iam: iam as IamOptions, typeorm };
-}
 
 /**
  * The `pg` module TypeORM should use: the pure-JS one. TypeORM switches to pg-native by itself when
@@ -120,7 +86,10 @@ export function iamDataSourceOptions(
       'rds-iam: `replication` is not supported yet; create one DataSource per endpoint.',
     );
   }
-  const { iam, typeorm } = split(options);
+  const { iam, rest: typeorm } = splitIamOptions(options as object) as {
+    iam: IamOptions;
+    rest: Record<string, unknown>;
+  };
   const { type, url, host, port, username, ssl, extra, ...rest } = typeorm as {
     type: string;
     url?: string;
