@@ -122,6 +122,7 @@ export function iamTls(host: string, signingHost: string, ssl: IamSslOption): Ia
       : {}),
   };
   const merged: ConnectionOptions = { ...defaults, ...user };
+  let fullHandshakeVerified = false;
   return {
     ssl: merged,
     identity,
@@ -140,7 +141,16 @@ export function iamTls(host: string, signingHost: string, ssl: IamSslOption): Ia
         throw tlsVerifyError(host, identity, undefined);
       }
       if (identity && tlsSocket.getPeerCertificate) {
+        if ((tlsSocket as { isSessionReused?: () => boolean }).isSessionReused?.()) {
+          if (fullHandshakeVerified) return;
+          throw tlsVerifyError(
+            host,
+            identity,
+            new Error('resumed session before any verified full handshake'),
+          );
+        }
         const mismatch = checkServerIdentity(identity, tlsSocket.getPeerCertificate());
+        fullHandshakeVerified = !mismatch;
         if (mismatch) throw tlsVerifyError(host, identity, mismatch);
       }
     },
@@ -155,10 +165,22 @@ function tlsVerifyError(host: string, identity: string | undefined, cause: unkno
   );
 }
 
+/** OpenSSL's and Node's wording of the certificate checks in TLS_VERIFY_CODES. */
+const TLS_VERIFY_MESSAGE =
+  /unable to verify the first certificate|self[- ]signed certificate|unable to get (?:local )?issuer certificate|certificate has expired|certificate is not yet valid|certificate not trusted|Hostname\/IP does not match certificate's altnames/i;
+
 /** Whether a driver error is a failed certificate check. */
 export function isTlsVerifyError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && TLS_VERIFY_CODES.has(code);
+  if (typeof code !== 'string') return false;
+  if (TLS_VERIFY_CODES.has(code)) return true;
+  // mysql2 overwrites the TLS error's own code with HANDSHAKE_SSL_ERROR; its message is still OpenSSL's.
+  const message = (err as { message?: unknown }).message;
+  return (
+    code === 'HANDSHAKE_SSL_ERROR' &&
+    typeof message === 'string' &&
+    TLS_VERIFY_MESSAGE.test(message)
+  );
 }
 
 /**
@@ -185,6 +207,11 @@ export interface IamConnector {
    * second rejection, or a certificate failure, becomes an `RdsIamError` that says what to check.
    */
   connect<T>(connect: () => Promise<T>): Promise<T>;
+  /**
+   * Lets go of the shared token cache (its `onEvent` listener and its handle), for the integration's
+   * `end()`. A `tokenProvider` passed in by the caller is left open: it is the caller's. Idempotent.
+   */
+  close(): void;
 }
 
 /**
@@ -217,6 +244,9 @@ export function createIamConnector(options: IamConnectionOptions, engine: Engine
     password,
     loginFailed(token, err) {
       if (isAuthRejection(err)) provider.invalidate(token);
+    },
+    close() {
+      if (!tokenProvider) provider.close();
     },
     async connect<T>(connect: () => Promise<T>): Promise<T> {
       try {

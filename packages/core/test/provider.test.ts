@@ -150,7 +150,9 @@ describe('failing signer', () => {
     const err = await provider.getToken().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RdsIamError);
     expect((err as RdsIamError).code).toBe('ERR_SIGNING');
-    expect((err as RdsIamError).message).toMatch(/app@mydb\.abc123xyz.*ETIMEDOUT.*Check the AWS credentials/);
+    expect((err as RdsIamError).message).toMatch(
+      /app@mydb\.abc123xyz.*ETIMEDOUT.*Check the AWS credentials/,
+    );
     expect(events.some((e) => e.type === 'error')).toBe(true);
   });
 

@@ -51,6 +51,14 @@ export function iamConnection(
     return mysql2IamConfig(rest as Mysql2IamOptions) as Knex.MySql2ConnectionConfig;
   }
   if (client === 'pg' || client === 'postgres' || client === 'postgresql') {
+    // knex builds its connections from `require('pg').Client`, which NODE_PG_FORCE_NATIVE turns into
+    // pg-native: that sends the password function's source text as the password and ignores `ssl`.
+    if (process.env.NODE_PG_FORCE_NATIVE) {
+      throw new RdsIamError(
+        'ERR_CONFLICTING_OPTIONS',
+        "rds-iam: NODE_PG_FORCE_NATIVE is set, so knex's 'pg' client would use pg-native, which cannot call a password function (it would send the function's text) and ignores the `ssl` options. Unset NODE_PG_FORCE_NATIVE for this process: knex then uses the pure-JavaScript pg client, pg-native installed or not.",
+      );
+    }
     // knex creates its clients from its own `pg` import; the pinned Client is not needed there.
     const { Client: _pinnedClient, ...config } = pgIamConfig(rest as PgIamOptions);
     return config as Knex.PgConnectionConfig;

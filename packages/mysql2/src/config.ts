@@ -36,6 +36,24 @@ export type Mysql2IamPoolOptions = PoolOptions & {
   authPlugins: { mysql_clear_password: AuthPlugin };
 };
 
+/**
+ * mysql2 stamps `code = 'AUTH_SWITCH_PLUGIN_ERROR'` on whatever an auth plugin throws. An RdsIamError
+ * keeps its own stable code: writes to `code` are ignored (a setter, so mysql2's strict-mode
+ * assignment does not throw).
+ */
+function keepCode(err: unknown): unknown {
+  if (err instanceof RdsIamError) {
+    const { code } = err;
+    Object.defineProperty(err, 'code', {
+      get: () => code,
+      set: () => {},
+      enumerable: true,
+      configurable: true,
+    });
+  }
+  return err;
+}
+
 /** @internal the options plus the connector that `createPool` needs for its retry. */
 export function buildMysql2Config(options: Mysql2IamOptions): {
   config: Mysql2IamPoolOptions;
@@ -81,8 +99,13 @@ export function buildMysql2Config(options: Mysql2IamOptions): {
   const mysql_clear_password: AuthPlugin =
     ({ connection, command }) =>
     async () => {
-      connector.tls.assertSecure((connection as unknown as { stream?: unknown }).stream);
-      const token = await connector.password();
+      let token: string;
+      try {
+        connector.tls.assertSecure((connection as unknown as { stream?: unknown }).stream);
+        token = await connector.password();
+      } catch (err) {
+        throw keepCode(err);
+      }
       // The handshake command reports the server's answer: a rejection drops this token, whoever owns
       // the pool (knex, TypeORM), so the next attempt mints.
       (command as unknown as Partial<EventEmitter>).once?.('error', (err: unknown) =>

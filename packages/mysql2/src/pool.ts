@@ -10,7 +10,9 @@ function withRetry(pool: mysql.Pool, connector: IamConnector): mysql.Pool {
   const getConnection = pool.getConnection.bind(pool);
   const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
   const execute = pool.execute.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  const end = pool.end.bind(pool);
   Object.assign(pool, {
+    end: () => end().finally(() => connector.close()),
     getConnection: () => connector.connect(getConnection),
     query: (...args: unknown[]) => connector.connect(() => query(...args)),
     execute: (...args: unknown[]) => connector.connect(() => execute(...args)),
@@ -45,5 +47,14 @@ export function createPool(options: Mysql2IamOptions): mysql.Pool {
  */
 export function createConnection(options: Mysql2IamOptions): Promise<mysql.Connection> {
   const { config, connector } = buildMysql2Config(options);
-  return connector.connect(() => mysql.createConnection(config));
+  return connector
+    .connect(() => mysql.createConnection(config))
+    .then((connection) => {
+      // The promise wrapper's `connection` is the core connection, which emits 'end' when it closes.
+      (connection as unknown as { connection: import('node:events').EventEmitter }).connection.once(
+        'end',
+        () => connector.close(),
+      );
+      return connection;
+    });
 }

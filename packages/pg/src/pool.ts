@@ -24,6 +24,15 @@ export class IamPool extends pg.Pool {
     this.on('error', () => {});
   }
 
+  override end(): Promise<void>;
+  override end(callback: () => void): void;
+  override end(callback?: () => void): Promise<void> | undefined {
+    const ending = super.end().finally(() => this.#connector.close());
+    if (!callback) return ending;
+    ending.then(callback, callback);
+    return undefined;
+  }
+
   override connect(): Promise<pg.PoolClient>;
   override connect(callback: ConnectCallback): void;
   override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
@@ -67,7 +76,9 @@ export function createPool(options: PgIamOptions): IamPool {
  * ```
  */
 export function createClient(options: PgIamOptions): pg.Client {
-  const { config } = buildPgConfig(options);
+  const { config, connector } = buildPgConfig(options);
   const { Client, ...clientConfig } = config;
-  return new Client(clientConfig);
+  const client = new Client(clientConfig);
+  client.once('end', () => connector.close());
+  return client;
 }

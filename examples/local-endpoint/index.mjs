@@ -1,0 +1,182 @@
+// Where the examples log in: a real RDS endpoint when RDS_HOST is set, else the rds-iam emulator in
+// front of the local database, so every example runs on a laptop with one command.
+//
+//   const target = await exampleTarget('postgres'); // or 'mysql'
+//   const pool = createPool({ host: target.host, port: target.port, user: target.user,
+//     database: target.database, ...target.iam });
+//   ...
+//   await target.close();
+//
+// Real endpoint: RDS_HOST, RDS_PORT, RDS_USER, RDS_DATABASE, RDS_REGION, and optionally
+// RDS_SIGNING_HOST / RDS_SIGNING_PORT (when RDS_HOST is a tunnel or alias) and RDS_CA_FILE (a CA
+// other than the RDS ones). Credentials come from the AWS SDK's default chain.
+//
+// Local: the emulator in front of PostgreSQL on 127.0.0.1:5432 (user postgres) or MariaDB/MySQL on
+// 127.0.0.1:3306 (user root, no password), or the admin URLs in RDS_IAM_EXAMPLE_POSTGRES_URL /
+// RDS_IAM_EXAMPLE_MYSQL_URL. The user and database `rds_iam_example` are created there if missing.
+import { readFileSync } from 'node:fs';
+import { DEMO_CREDENTIALS, startEmulator } from '@rds-iam/emulator';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+
+/** The local user and database the examples log in as (created if missing). */
+export const EXAMPLE_NAME = 'rds_iam_example';
+/** Its upstream password: only the emulator uses it, to log in behind a token it has checked. */
+const UPSTREAM_PASSWORD = 'rds-iam-example-upstream';
+/** The RDS endpoint name the emulator plays: tokens are signed for it, its certificate names it. */
+export const EXAMPLE_ENDPOINT = {
+  postgres: 'rds-iam-example.cluster-c0ffee123456.us-east-1.rds.amazonaws.com',
+  mysql: 'rds-iam-example-mysql.cluster-c0ffee123456.us-east-1.rds.amazonaws.com',
+};
+const DEFAULT_ADMIN_URL = {
+  postgres: 'postgres://postgres@127.0.0.1:5432/postgres',
+  mysql: 'mysql://root@127.0.0.1:3306',
+};
+const DEFAULT_PORT = { postgres: 5432, mysql: 3306 };
+
+/**
+ * The endpoint an example logs in to, for `engine` ('postgres' or 'mysql').
+ *
+ * @returns {Promise<{ host: string, port: number, user: string, database: string,
+ *   iam: Record<string, unknown>, emulated: boolean, close(): Promise<void> }>}
+ */
+export async function exampleTarget(engine) {
+  if (engine !== 'postgres' && engine !== 'mysql') {
+    throw new TypeError(`exampleTarget: engine must be 'postgres' or 'mysql', not ${engine}`);
+  }
+  const env = process.env;
+  if (env.RDS_HOST) return realTarget(engine, env);
+
+  const admin = new URL(
+    env[`RDS_IAM_EXAMPLE_${engine === 'postgres' ? 'POSTGRES' : 'MYSQL'}_URL`] ??
+      DEFAULT_ADMIN_URL[engine],
+  );
+  await ensureExampleUser(engine, admin);
+  const emulator = await startEmulator({
+    engine,
+    upstream: {
+      host: admin.hostname,
+      port: Number(admin.port || DEFAULT_PORT[engine]),
+      auth: { kind: 'password', password: UPSTREAM_PASSWORD },
+    },
+    endpoint: { host: EXAMPLE_ENDPOINT[engine], port: DEFAULT_PORT[engine] },
+    region: 'us-east-1',
+  });
+  return {
+    host: emulator.host,
+    port: emulator.port,
+    user: EXAMPLE_NAME,
+    database: EXAMPLE_NAME,
+    // What makes a token for the emulator: its endpoint name and port (as through a tunnel), its
+    // region, the demo keys it accepts, and the CA of its certificate.
+    iam: {
+      signingHost: emulator.endpoint.host,
+      signingPort: emulator.endpoint.port,
+      region: emulator.region,
+      credentials: {
+        accessKeyId: DEMO_CREDENTIALS.accessKeyId,
+        secretAccessKey: DEMO_CREDENTIALS.secretAccessKey,
+      },
+      ssl: { ca: emulator.caPem },
+    },
+    emulated: true,
+    close: () => emulator.stop(),
+  };
+}
+
+function realTarget(engine, env) {
+  const iam = {};
+  if (env.RDS_SIGNING_HOST) iam.signingHost = env.RDS_SIGNING_HOST;
+  if (env.RDS_SIGNING_PORT) iam.signingPort = Number(env.RDS_SIGNING_PORT);
+  if (env.RDS_REGION) iam.region = env.RDS_REGION;
+  if (env.RDS_CA_FILE) iam.ssl = { ca: readFileSync(env.RDS_CA_FILE, 'utf8') };
+  return {
+    host: env.RDS_HOST,
+    port: Number(env.RDS_PORT ?? DEFAULT_PORT[engine]),
+    user: env.RDS_USER ?? 'app',
+    database: env.RDS_DATABASE ?? 'app',
+    iam,
+    emulated: false,
+    close: async () => {},
+  };
+}
+
+/** Creates the example user and database upstream when missing; safe to run from several processes. */
+async function ensureExampleUser(engine, admin) {
+  const login = {
+    host: admin.hostname,
+    port: Number(admin.port || DEFAULT_PORT[engine]),
+    user: decodeURIComponent(admin.username || (engine === 'postgres' ? 'postgres' : 'root')),
+    password: decodeURIComponent(admin.password),
+  };
+  if (engine === 'postgres') {
+    const client = new pg.Client({
+      ...login,
+      database: admin.pathname.slice(1) || 'postgres',
+      connectionTimeoutMillis: 10_000,
+    });
+    await client.connect();
+    try {
+      const ignoreDuplicate = (err) => {
+        // 42710 duplicate_object, 42P04 duplicate_database, 23505: a concurrent CREATE won the race.
+        if (!['42710', '42P04', '23505'].includes(err.code)) throw err;
+      };
+      const role = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [EXAMPLE_NAME]);
+      if (role.rowCount === 0) {
+        await client
+          .query(`CREATE ROLE ${EXAMPLE_NAME} LOGIN PASSWORD '${UPSTREAM_PASSWORD}'`)
+          .catch(ignoreDuplicate);
+      } else {
+        await client.query(`ALTER ROLE ${EXAMPLE_NAME} LOGIN PASSWORD '${UPSTREAM_PASSWORD}'`);
+      }
+      const db = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [EXAMPLE_NAME]);
+      if (db.rowCount === 0) {
+        await client
+          .query(`CREATE DATABASE ${EXAMPLE_NAME} OWNER ${EXAMPLE_NAME}`)
+          .catch(ignoreDuplicate);
+      }
+    } finally {
+      await client.end();
+    }
+    return;
+  }
+  const conn = await mysql.createConnection({ ...login, connectTimeout: 10_000 });
+  try {
+    for (const host of ['%', 'localhost']) {
+      await conn.query(
+        `CREATE USER IF NOT EXISTS '${EXAMPLE_NAME}'@'${host}' IDENTIFIED BY '${UPSTREAM_PASSWORD}'`,
+      );
+      // An older user of that name may have another password; the emulator logs in with this one.
+      await conn.query(
+        `ALTER USER '${EXAMPLE_NAME}'@'${host}' IDENTIFIED BY '${UPSTREAM_PASSWORD}'`,
+      );
+    }
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${EXAMPLE_NAME}\``);
+    for (const host of ['%', 'localhost']) {
+      await conn.query(
+        `GRANT ALL PRIVILEGES ON \`${EXAMPLE_NAME}\`.* TO '${EXAMPLE_NAME}'@'${host}'`,
+      );
+    }
+  } finally {
+    await conn.end();
+  }
+}
+
+// `pnpm --filter @rds-iam/example-local-endpoint start`: shows what the examples get, then stops.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const engine of ['postgres', 'mysql']) {
+    try {
+      const target = await exampleTarget(engine);
+      const { signingHost, signingPort } = target.iam;
+      console.log(
+        `${engine}: ${target.user}@${target.host}:${target.port}/${target.database}`,
+        target.emulated
+          ? `(emulator; tokens signed for ${signingHost}:${signingPort})`
+          : '(real endpoint)',
+      );
+      await target.close();
+    } catch (err) {
+      console.log(`${engine}: not available (${err.message})`);
+    }
+  }
+}

@@ -1,0 +1,6 @@
+import { credentialStorm } from './driver-credential-storm.js';
+import { pgDriver } from './driver-support.js';
+
+// @rds-iam/pg: 200 new connections on a cold cache, credentials from the SDK's default chain (a
+// loopback container-credentials endpoint). Its own file: the chain is memoized per process.
+credentialStorm(pgDriver);
