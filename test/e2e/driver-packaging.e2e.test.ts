@@ -143,19 +143,4 @@ describe.runIf(hasDatabase('postgres'))('@rds-iam/pg with pg-native forced', () 
     });
     expect(iam.emulator.counters()).toMatchObject({ accepted: 2, rejected: 0 });
   });
-
-  // Where pg-native is built (libpq-dev and a native toolchain), point this at the node_modules
-  // folder that holds it to run the same check against the real thing.
-  test.runIf(Boolean(process.env.RDS_IAM_TEST_PG_NATIVE_PATH))(
-    'the same with the real pg-native (RDS_IAM_TEST_PG_NATIVE_PATH)',
-    async () => {
-      expect(await forcedNative(process.env.RDS_IAM_TEST_PG_NATIVE_PATH ?? '')).toEqual({
-        nativeExported: true,
-        clientIsJs: true,
-        user: app.user,
-        one: 1,
-      });
-      expect(iam.emulator.counters()).toMatchObject({ accepted: 2, rejected: 0 });
-    },
-  );
 });

@@ -1,0 +1,607 @@
+import { createRequire } from 'node:module';
+import { type PeerCertificate, checkServerIdentity as tlsCheckServerIdentity } from 'node:tls';
+import type { PrismaMariaDb } from '@prisma/adapter-mariadb';
+import {
+  createIamConnector,
+  type IamConnectionOptions,
+  type IamConnector,
+  type IamTls,
+  isAuthRejection,
+  isTlsVerifyError,
+  parseDatabaseUrl,
+  RdsIamError,
+  redact,
+  splitIamOptions,
+} from '@rds-iam/core';
+import { loadPeer } from './peer.js';
+
+/** The pool settings `new PrismaMariaDb(config)` takes: the mariadb connector's `PoolConfig`. */
+export type MariaDbPoolConfig = Exclude<
+  ConstructorParameters<typeof PrismaMariaDb>[0],
+  string | { getConnection: (...args: never[]) => unknown }
+>;
+
+/** The second argument of `new PrismaMariaDb(config, options)`: `database`, `useTextProtocol`, ... */
+export type PrismaMariaDbAdapterOptions = NonNullable<
+  ConstructorParameters<typeof PrismaMariaDb>[1]
+>;
+
+/**
+ * Options of {@link iamPrismaMariaDb}: the mariadb connector's pool options (`connectionLimit`,
+ * `minimumIdle`, `idleTimeout`, `acquireTimeout`, `database`, ...) plus rds-iam's (`region`,
+ * `signingHost`, `credentials`, `onEvent`, ...). `password` is refused (the token is the password),
+ * and so are `debug` / `debugCompress` and a `network` logger: their packet dumps would contain
+ * the token.
+ */
+export interface IamPrismaMariaDbOptions
+  extends Omit<MariaDbPoolConfig, 'password' | 'ssl' | 'host' | 'port' | 'user'>,
+    Omit<IamConnectionOptions, 'engine' | 'host' | 'user' | 'port'> {
+  /** The endpoint dialled. Required, here or in `uri`. */
+  host?: string;
+  /** Default 3306. */
+  port?: number;
+  /** The database user with IAM enabled. Required, here or in `uri`. */
+  user?: string;
+  /**
+   * A `mysql://user@host:port/db` (or `mariadb://`) URL, parsed by rds-iam and merged under the
+   * explicit options. A password or query parameters in it are refused.
+   */
+  uri?: string;
+}
+
+/** What rds-iam uses of the mariadb connector's pool (the promise API). */
+interface MariaDbPool {
+  getConnection(): Promise<MariaDbConnection>;
+  end(): Promise<void>;
+  idleConnections(): number;
+  totalConnections(): number;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+interface MariaDbConnection {
+  release(): Promise<void>;
+  query(sql: unknown, values?: unknown): Promise<unknown>;
+  execute(sql: unknown, values?: unknown): Promise<unknown>;
+  batch(sql: unknown, values?: unknown): Promise<unknown>;
+}
+
+interface MariaDbModule {
+  createPool(config: object): MariaDbPool;
+  version?: string;
+}
+
+/** The per-connection options object the connector calls `stream` on (`this`). */
+type ConnectionOpts = Record<string, unknown> & { ssl?: unknown; logger?: LoggerLike };
+
+interface LoggerLike {
+  network?: ((msg: string) => void) | null;
+  query?: ((msg: string) => void) | null;
+  error?: ((err: unknown) => void) | null;
+  warning?: ((msg: string) => void) | null;
+  logParam?: boolean;
+}
+
+type StreamCallback = (err?: Error | null, stream?: unknown) => void;
+type UserStream = (this: ConnectionOpts, callback: StreamCallback) => unknown;
+
+/** The mariadb connector's own certificate errors: ER_SELF_SIGNED(_NO_PWD), ER_TLS_IDENTITY_ERROR, ... */
+const MARIADB_TLS_ERRNOS = new Set([45056, 45057, 45059, 45062]);
+const DEFAULT_CONNECTION_LIMIT = 10;
+
+let mariadbModule: MariaDbModule | undefined;
+
+/**
+ * The mariadb connector that `@prisma/adapter-mariadb` itself depends on (it pins a version), so the
+ * pool behaves exactly as the adapter's own would. Resolved from the adapter's location, not ours.
+ */
+function loadMariaDb(): MariaDbModule {
+  if (!mariadbModule) {
+    const require = createRequire(import.meta.url);
+    const adapterEntry = require.resolve('@prisma/adapter-mariadb');
+    mariadbModule = createRequire(adapterEntry)('mariadb') as MariaDbModule;
+  }
+  return mariadbModule;
+}
+
+/**
+ * Fails waiting connection requests at once when the pool cannot open a connection for an rds-iam
+ * reason. The mariadb pool never fails a waiting request before `acquireTimeout` (10 s by default),
+ * whatever went wrong; a failed mint, an unverifiable certificate or a token rejected twice must
+ * surface as the `RdsIamError` that says what to fix, now.
+ */
+class AcquireGate {
+  readonly #waiters = new Set<(err: Error) => void>();
+  #rejections = 0;
+
+  constructor(
+    private readonly connector: IamConnector,
+    private readonly connectionLimit: number,
+  ) {}
+
+  /** Rejects every request that is waiting for a new connection. */
+  fail(err: Error): void {
+    for (const abort of [...this.#waiters]) abort(err);
+  }
+
+  loginSucceeded(): void {
+    this.#rejections = 0;
+  }
+
+  /**
+   * A token was rejected. The token is already dropped and the pool retries on its own with a fresh
+   * one; a second rejection in a row fails the waiting requests.
+   */
+  loginRejected(err: unknown): void {
+    this.#rejections += 1;
+    if (this.#rejections < 2) return;
+    const { user, host, port } = this.connector;
+    this.fail(
+      new RdsIamError(
+        'ERR_AUTH_REJECTED',
+        `rds-iam: the server rejected the IAM token for ${user}@${host}:${port} twice (${describe(err)}). Check that the user exists with IAM authentication enabled (MySQL/MariaDB: IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'), that the IAM policy allows rds-db:connect on this user and the instance's resource id, that the region is right, and that signingHost names the RDS endpoint when you dial a tunnel.`,
+        { cause: err },
+      ),
+    );
+  }
+
+  async acquire(pool: MariaDbPool): Promise<MariaDbConnection> {
+    if (pool.idleConnections() === 0 && pool.totalConnections() < this.connectionLimit) {
+      // The pool is about to open a connection: have its token ready, and fail fast (the provider's
+      // backoff answers at once) rather than wait out the pool's retry loop when no token can be had.
+      await this.connector.password();
+    }
+    return new Promise<MariaDbConnection>((resolve, reject) => {
+      let settled = false;
+      const abort = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        this.#waiters.delete(abort);
+        reject(err);
+      };
+      this.#waiters.add(abort);
+      pool.getConnection().then(
+        (conn) => {
+          if (settled) {
+            // The request was failed early; the pool served it later. Give the connection back.
+            conn.release().catch(() => {});
+            return;
+          }
+          settled = true;
+          this.#waiters.delete(abort);
+          resolve(conn);
+        },
+        (err: unknown) => abort(unwrapPoolError(err)),
+      );
+    });
+  }
+}
+
+/** A pool timeout caused by an rds-iam failure reads as that failure. */
+function unwrapPoolError(err: unknown): Error {
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (cause instanceof RdsIamError) return cause;
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const { code, errno } = err as Error & { code?: unknown; errno?: unknown };
+    const tag = typeof code === 'string' ? code : typeof errno === 'number' ? String(errno) : '';
+    return redact(`${err.name}${tag ? ` ${tag}` : ''}: ${err.message}`);
+  }
+  return redact(String(err));
+}
+
+/** Everything needed to watch one connection's login. */
+interface LoginState {
+  /** The token was handed to the connector (TLS had been verified). */
+  sent: boolean;
+  /** OpenSSL verified the chain (Node calls `checkServerIdentity` only then). */
+  chainVerified: boolean;
+  identityError: Error | undefined;
+  peer: PeerCertificate | undefined;
+  /** Why the token was withheld, when it was. */
+  tlsError: RdsIamError | undefined;
+  /** The login's failure was already reported. */
+  reported: boolean;
+}
+
+/**
+ * The mariadb connector has no password hook, so rds-iam uses its `stream(callback)` option: the
+ * connector calls it for every new connection, before opening the socket, as a method of that
+ * connection's own copy of the options (`this`). The hook mints (or reuses) a token, then, on that
+ * per-connection options object:
+ *
+ * - defines `password` as a getter that hands out the token only once this connection's TLS
+ *   handshake verified the server (chain and name, `tls.assertSecure`), and an empty password
+ *   otherwise: mariadb 3.4 (which `@prisma/adapter-mariadb` 7 pins) turns certificate checks off at
+ *   the TLS layer for any server whose version says MariaDB and checks the certificate only after
+ *   authentication, so without this the cleartext token could go to an unverified server;
+ * - replaces `ssl` with a copy whose `checkServerIdentity` records that the chain verified;
+ * - wraps `logger.error`, through which the connector reports a failed login: a rejected token is
+ *   dropped (`loginFailed`), certificate failures are reported to the {@link AcquireGate}.
+ */
+function iamStreamHook(
+  connector: IamConnector,
+  gate: AcquireGate,
+  userStream: UserStream | undefined,
+): UserStream {
+  const tls = connector.tls;
+  return function iamStream(this: ConnectionOpts, callback: StreamCallback): undefined {
+    connector.password().then(
+      (token) => {
+        try {
+          watchLogin(this, token, tls, connector, gate);
+        } catch (err) {
+          callback(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        if (!userStream) {
+          // No stream: the connector opens the TCP socket itself, as it would without this hook.
+          callback(null);
+          return;
+        }
+        let called = false;
+        const once: StreamCallback = (err, stream) => {
+          if (called) return;
+          called = true;
+          callback(err, stream);
+        };
+        const socket = userStream.call(this, once);
+        if (socket) once(null, socket);
+      },
+      (err: unknown) => {
+        gate.fail(err as Error);
+        // A copy per connection attempt: the pool appends its state to the message of the error it
+        // is given, and the provider hands out the same error object while it backs off.
+        const code = err instanceof RdsIamError ? err.code : 'ERR_SIGNING';
+        const message = err instanceof Error ? err.message : String(err);
+        callback(new RdsIamError(code, message, { cause: err }));
+      },
+    );
+    return undefined;
+  };
+}
+
+function watchLogin(
+  opts: ConnectionOpts,
+  token: string,
+  tls: IamTls,
+  connector: IamConnector,
+  gate: AcquireGate,
+): void {
+  const state: LoginState = {
+    sent: false,
+    chainVerified: false,
+    identityError: undefined,
+    peer: undefined,
+    tlsError: undefined,
+    reported: false,
+  };
+  if (tls.ssl !== false) {
+    const base = tls.ssl;
+    const check = base.checkServerIdentity ?? tlsCheckServerIdentity;
+    opts.ssl = {
+      ...base,
+      checkServerIdentity(host: string, cert: PeerCertificate): Error | undefined {
+        // Node calls this only after OpenSSL verified the chain against `ca`, also when the connector
+        // turned `rejectUnauthorized` off.
+        const error = check(host, cert);
+        state.chainVerified = true;
+        state.peer = cert;
+        state.identityError = error;
+        return error;
+      },
+    };
+  }
+  const handOut = (): string => {
+    if (tls.ssl !== false) {
+      try {
+        tls.assertSecure({
+          encrypted: true,
+          authorized: state.chainVerified && !state.identityError,
+          getPeerCertificate: () => state.peer,
+        });
+      } catch (err) {
+        // Read before the handshake finished (mariadb 3.5 asks early), or the server is not who it
+        // should be: either way no token leaves.
+        state.tlsError = err as RdsIamError;
+        return '';
+      }
+    }
+    state.sent = true;
+    state.tlsError = undefined;
+    return token;
+  };
+  // Not enumerable: copies of the options (and loggers that walk them) never see the token.
+  Object.defineProperty(opts, 'password', {
+    configurable: true,
+    enumerable: false,
+    get: handOut,
+    set(value: unknown) {
+      // changeUser() stores a new password: let it.
+      Object.defineProperty(opts, 'password', {
+        value,
+        writable: true,
+        configurable: true,
+        enumerable: true,
+      });
+    },
+  });
+  const logger = opts.logger ?? {};
+  opts.logger = {
+    ...logger,
+    error(err: unknown) {
+      logger.error?.(err);
+      if (state.reported) return;
+      if (!state.sent && state.tlsError) {
+        state.reported = true;
+        gate.fail(state.tlsError);
+      } else if (state.sent && isAuthRejection(err)) {
+        state.reported = true;
+        connector.loginFailed(token, err);
+        gate.loginRejected(err);
+      } else if (isTlsVerifyError(err) || MARIADB_TLS_ERRNOS.has(errnoOf(err))) {
+        state.reported = true;
+        gate.fail(
+          new RdsIamError(
+            'ERR_TLS_VERIFY',
+            `rds-iam: the TLS certificate of '${connector.host}' did not verify (${describe(err)}). RDS endpoints verify against the bundled RDS CAs; for anything else (the rds-iam emulator, a proxy with its own certificate) pass its CA as \`ssl: { ca }\`, and when you dial a tunnel or alias set \`signingHost\` to the RDS endpoint name.`,
+            { cause: err },
+          ),
+        );
+      }
+    },
+  };
+}
+
+function errnoOf(err: unknown): number {
+  const errno = (err as { errno?: unknown } | null)?.errno;
+  return typeof errno === 'number' ? errno : -1;
+}
+
+/** Same pool, but connections are taken through the {@link AcquireGate}. */
+function gatedPool(pool: MariaDbPool, gate: AcquireGate): MariaDbPool {
+  const acquire = (): Promise<MariaDbConnection> => gate.acquire(pool);
+  const withConnection = async <T>(use: (conn: MariaDbConnection) => Promise<T>): Promise<T> => {
+    const conn = await acquire();
+    try {
+      return await use(conn);
+    } finally {
+      conn.release().catch(() => {});
+    }
+  };
+  // The pool's own query/execute/batch take a connection internally; these take it through the gate
+  // and run the statement on it, as the pool does.
+  const overrides: Record<PropertyKey, unknown> = {
+    getConnection: acquire,
+    query: (sql: unknown, values?: unknown) => withConnection((c) => c.query(sql, values)),
+    execute: (sql: unknown, values?: unknown) => withConnection((c) => c.execute(sql, values)),
+    batch: (sql: unknown, values?: unknown) => withConnection((c) => c.batch(sql, values)),
+  };
+  return new Proxy(pool, {
+    get(target, prop) {
+      if (Object.hasOwn(overrides, prop)) return overrides[prop];
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+type PrismaMariaDbClass = typeof PrismaMariaDb;
+let cachedIamClass:
+  | (new (
+      config: MariaDbPoolConfig,
+      createPool: () => MariaDbPool,
+      adapterOptions: PrismaMariaDbAdapterOptions | undefined,
+    ) => PrismaMariaDb)
+  | undefined;
+
+/**
+ * `PrismaMariaDb` whose `connect()` (once per `$connect()`) creates a new IAM pool and hands it to
+ * the stock adapter, which then owns it (`disposeExternalPool`) and ends it on `$disconnect()`.
+ * Defined on first use: `@prisma/adapter-mariadb` is an optional peer dependency.
+ */
+function iamPrismaMariaDbClass(): NonNullable<typeof cachedIamClass> {
+  if (cachedIamClass) return cachedIamClass;
+  const { PrismaMariaDb: Base } = loadPeer<{ PrismaMariaDb: PrismaMariaDbClass }>(
+    '@prisma/adapter-mariadb',
+    'mysql',
+  );
+  cachedIamClass = class IamPrismaMariaDb extends Base {
+    readonly #createPool: () => MariaDbPool;
+    readonly #adapterOptions: PrismaMariaDbAdapterOptions | undefined;
+
+    constructor(
+      config: MariaDbPoolConfig,
+      createPool: () => MariaDbPool,
+      adapterOptions: PrismaMariaDbAdapterOptions | undefined,
+    ) {
+      super(config, adapterOptions);
+      this.#createPool = createPool;
+      this.#adapterOptions = adapterOptions;
+    }
+
+    override async connect(): ReturnType<PrismaMariaDb['connect']> {
+      const pool = this.#createPool();
+      const adapter = new Base(pool as unknown as ConstructorParameters<PrismaMariaDbClass>[0], {
+        ...this.#adapterOptions,
+        disposeExternalPool: true,
+      });
+      try {
+        return await adapter.connect();
+      } catch (err) {
+        await pool.end().catch(() => {});
+        throw err;
+      }
+    }
+  };
+  return cachedIamClass;
+}
+
+/**
+ * mariadb 3.4 (the version `@prisma/adapter-mariadb` 7 pins) opens connections only while fewer than
+ * `minimumIdle` are idle, so with `minimumIdle: 0` it never opens one and every query waits out
+ * `acquireTimeout`; 3.5 also opens connections for waiting requests. On 3.4, `minimumIdle: 0` becomes 1:
+ * one idle connection stays open, the others still close after `idleTimeout`.
+ */
+/** @internal exported for tests. */
+export function withWorkingMinimumIdle(
+  config: MariaDbPoolConfig,
+  version: string | undefined,
+): MariaDbPoolConfig {
+  const [major = 0, minor = 0] = (version ?? '').split('.').map(Number);
+  const opensOnDemand = major > 3 || (major === 3 && minor >= 5);
+  const { minimumIdle } = config as { minimumIdle?: unknown };
+  if (opensOnDemand || minimumIdle === undefined || Number(minimumIdle) >= 1) return config;
+  return { ...config, minimumIdle: 1 } as MariaDbPoolConfig;
+}
+
+/** Drops the `network` logger: the connector's packet dumps would contain the token. */
+function safeLogger(logger: unknown): LoggerLike | undefined {
+  if (logger === undefined || logger === null) return undefined;
+  if (typeof logger === 'function') {
+    const fn = logger as (msg: unknown) => void;
+    return { query: fn, error: fn, warning: fn };
+  }
+  const { network: _network, ...rest } = logger as LoggerLike;
+  return rest;
+}
+
+/** @internal the pool settings and what `iamPrismaMariaDb` builds around them. */
+export function buildMariaDbConfig(options: IamPrismaMariaDbOptions): {
+  config: MariaDbPoolConfig;
+  connector: IamConnector;
+  gate: AcquireGate;
+  stream: UserStream;
+} {
+  if (options === null || typeof options !== 'object') {
+    throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: options must be an object.');
+  }
+  const given = options as IamPrismaMariaDbOptions & {
+    password?: unknown;
+    debug?: unknown;
+    debugCompress?: unknown;
+    logger?: unknown;
+    stream?: unknown;
+  };
+  if (given.password !== undefined) {
+    throw new RdsIamError(
+      'ERR_CONFLICTING_OPTIONS',
+      'rds-iam: `password` was given, but with IAM the password is a fresh token for every connection. Remove `password`.',
+    );
+  }
+  if (given.debug === true || given.debugCompress === true) {
+    throw new RdsIamError(
+      'ERR_CONFLICTING_OPTIONS',
+      "rds-iam: `debug` / `debugCompress` make the mariadb connector dump every packet, including the one that carries the IAM token. Remove them; use `logger: { query, error, warning }` for the connector's logs.",
+    );
+  }
+  if (given.stream !== undefined && typeof given.stream !== 'function') {
+    throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: `stream` must be a function.');
+  }
+  const { uri, ...explicit } = options;
+  let fromUrl: Partial<IamPrismaMariaDbOptions> = {};
+  if (uri !== undefined) {
+    const { params, ...fields } = parseDatabaseUrl(uri, {
+      option: 'uri',
+      protocols: ['mysql', 'mariadb'],
+    });
+    for (const key of params.keys()) {
+      throw new RdsIamError(
+        'ERR_INVALID_OPTION',
+        `rds-iam: \`uri\` parameter '${key}' is not supported with IAM; pass it as an option instead.`,
+      );
+    }
+    fromUrl = fields;
+  }
+  const merged = {
+    ...fromUrl,
+    ...Object.fromEntries(Object.entries(explicit).filter(([, v]) => v !== undefined)),
+  } as IamPrismaMariaDbOptions;
+  const { iam, rest } = splitIamOptions(merged);
+  const {
+    ssl,
+    stream: userStream,
+    logger,
+    ...driver
+  } = rest as typeof rest & {
+    ssl?: IamConnectionOptions['ssl'];
+    stream?: UserStream;
+    logger?: unknown;
+  };
+  const connector = createIamConnector(
+    { ...iam, host: merged.host as string, port: merged.port, user: merged.user as string, ssl },
+    'mysql',
+  );
+  const connectionLimit =
+    typeof driver.connectionLimit === 'number' ? driver.connectionLimit : DEFAULT_CONNECTION_LIMIT;
+  const gate = new AcquireGate(connector, connectionLimit);
+  const stream = iamStreamHook(connector, gate, userStream);
+  const config = {
+    // The adapter's default for a pool it creates itself: no client-side prepared statement cache.
+    prepareCacheLength: 0,
+    ...driver,
+    host: connector.host,
+    port: connector.port,
+    user: connector.user,
+    ssl: connector.tls.ssl,
+    stream,
+    ...(logger === undefined ? {} : { logger: safeLogger(logger) }),
+  } as MariaDbPoolConfig;
+  return { config, connector, gate, stream };
+}
+
+/**
+ * A Prisma 7 driver adapter for RDS MySQL, Aurora MySQL, RDS for MariaDB and RDS Proxy whose every
+ * new physical connection logs in with a fresh IAM auth token (`mysql_clear_password`, as RDS asks),
+ * only after TLS verified the server (RDS CAs, signing host's name).
+ *
+ * The mariadb connector has no password hook. rds-iam uses its per-connection `stream(callback)`
+ * option to mint (or reuse) the token before each connection opens, and gives that connection a
+ * `password` that reads as the token only once its TLS handshake verified (see the package README,
+ * "How the mariadb hook works"). The pool is the connector that `@prisma/adapter-mariadb` pins,
+ * created with your pool settings (`connectionLimit`, `minimumIdle`, `idleTimeout`,
+ * `acquireTimeout`, ...), one per `$connect()`, and ended on `$disconnect()`.
+ *
+ * When no token can be had (credentials, signing), the certificate does not verify, or the server
+ * rejects a fresh token twice, waiting queries fail at once with that `RdsIamError` instead of the
+ * pool's `acquireTimeout` ("pool timeout", 10 s by default). One rejected token is dropped and the
+ * pool's next attempt mints a new one.
+ *
+ * @param options the pool and IAM options.
+ * @param adapterOptions `PrismaMariaDb`'s own options (`database`, `useTextProtocol`, ...).
+ * @throws {RdsIamError} for bad options, before any network call.
+ *
+ * @example
+ * ```ts
+ * import { PrismaClient } from './generated/prisma/client.js';
+ * import { iamPrismaMariaDb } from '@rds-iam/prisma';
+ *
+ * const prisma = new PrismaClient({
+ *   adapter: iamPrismaMariaDb({
+ *     host: 'mydb.abc123xyz.eu-west-1.rds.amazonaws.com',
+ *     user: 'app',
+ *     database: 'app',
+ *     connectionLimit: 10,
+ *   }),
+ * });
+ * ```
+ */
+export function iamPrismaMariaDb(
+  options: IamPrismaMariaDbOptions,
+  adapterOptions?: PrismaMariaDbAdapterOptions,
+): PrismaMariaDb {
+  const { config, gate } = buildMariaDbConfig(options);
+  const createPool = (): MariaDbPool => {
+    const mariadb = loadMariaDb();
+    const pool = mariadb.createPool(withWorkingMinimumIdle(config, mariadb.version));
+    pool.on('connection', () => gate.loginSucceeded());
+    // The pool emits 'error' when it cannot open a connection; with no listener that would throw.
+    // Requests learn about it through the gate or their own timeout.
+    pool.on('error', () => {});
+    return gatedPool(pool, gate);
+  };
+  const IamPrismaMariaDb = iamPrismaMariaDbClass();
+  return new IamPrismaMariaDb(config, createPool, adapterOptions);
+}
