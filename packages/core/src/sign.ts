@@ -1,4 +1,5 @@
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { AwsCredentials } from './credentials.js';
 import { RdsIamError } from './errors.js';
 
@@ -63,7 +64,10 @@ const escapeUri = (text: string): string =>
  * `@aws-sdk/rds-signer` does, but at `signingDate` rather than the process clock.
  */
 export async function signRdsToken(request: SignRequest): Promise<string> {
-  const { credentials, hostname, port, username, region, signingDate } = request;
+  const { credentials, port, username, region, signingDate } = request;
+  // An IPv6 literal must be bracketed, or `host:port` in the token (and its signed host header) is
+  // ambiguous.
+  const hostname = isIP(request.hostname) === 6 ? `[${request.hostname}]` : request.hostname;
   if (!credentials) {
     throw new RdsIamError('ERR_SIGNING', 'rds-iam: no credentials to sign the token with.');
   }

@@ -1,5 +1,6 @@
 import { Signer } from '@aws-sdk/rds-signer';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseAuthToken } from '../src/index.js';
 import { signRdsToken } from '../src/sign.js';
 import { STATIC_CREDENTIALS } from './helpers.js';
 
@@ -32,6 +33,19 @@ describe('signRdsToken', () => {
       expect(ours).toBe(reference);
     });
   }
+
+  it('brackets an IPv6 signing host so the token parses back', async () => {
+    const token = await signRdsToken({
+      hostname: '::1',
+      port: 5432,
+      username: 'app',
+      region: 'us-east-1',
+      signingDate: new Date(),
+      credentials: STATIC_CREDENTIALS,
+    });
+    expect(token.startsWith('[::1]:5432/?')).toBe(true);
+    expect(parseAuthToken(token)).toMatchObject({ port: 5432, user: 'app' });
+  });
 
   it('refuses to sign without credentials', async () => {
     await expect(

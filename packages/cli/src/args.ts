@@ -1,0 +1,202 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { Engine } from '@rds-iam/core';
+import { UsageError } from './errors.js';
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+/** Options every command accepts. */
+export const COMMON_OPTIONS = {
+  help: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const satisfies OptionsConfig;
+
+/** Options that say which endpoint and user a token is for. */
+export const CONNECTION_OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  user: { type: 'string' },
+  region: { type: 'string' },
+  profile: { type: 'string' },
+  'signing-host': { type: 'string' },
+  'signing-port': { type: 'string' },
+  engine: { type: 'string' },
+} as const satisfies OptionsConfig;
+
+/** The help text block describing {@link CONNECTION_OPTIONS}. */
+export const CONNECTION_HELP = `  --host <host>           the endpoint you dial: RDS, Aurora or RDS Proxy name, or a tunnel/alias
+  --port <port>           the port you dial (default 5432 / 3306 by --engine)
+  --user <user>           the database user (IAM authentication enabled)
+  --region <region>       signing region (default: from an RDS hostname, else AWS_REGION, the profile)
+  --profile <name>        AWS shared-config profile for credentials and region
+  --signing-host <host>   sign for this RDS endpoint instead of --host (tunnel, CNAME, IP)
+  --signing-port <port>   the port the token names (default --port)
+  --engine <engine>       postgres or mysql (for the default port)`;
+
+/** What `parseArgs` gives back for a config. */
+export type Parsed<T extends OptionsConfig> = ReturnType<
+  typeof parseArgs<{ options: T; allowPositionals: true; strict: true; args: string[] }>
+>;
+
+/**
+ * `parseArgs` with its errors turned into one-line usage errors that name the command.
+ */
+export function parse<T extends OptionsConfig>(argv: readonly string[], options: T): Parsed<T> {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const message = err instanceof Error ? err.message : String(err);
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const name = /'([^']+)'/.exec(message)?.[1] ?? 'option';
+      throw new UsageError(`unknown option '${name}'`);
+    }
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      const name = /'(--?[^' ]+)/.exec(message)?.[1] ?? 'an option';
+      throw new UsageError(
+        message.includes('argument missing')
+          ? `${name} needs a value`
+          : `${name} does not take a value`,
+      );
+    }
+    throw new UsageError(message.split('. ')[0] ?? message);
+  }
+}
+
+/** Rejects positional arguments beyond `max`. */
+export function noExtraPositionals(positionals: readonly string[], max = 0): void {
+  const extra = positionals[max];
+  if (extra !== undefined) {
+    throw new UsageError(
+      `unexpected argument '${extra.length > 40 ? `${extra.slice(0, 40)}…` : extra}'`,
+    );
+  }
+}
+
+/** A required string option. */
+export function required(value: string | undefined, name: string, hint = ''): string {
+  if (value === undefined || value.trim() === '') {
+    throw new UsageError(`--${name} is required${hint ? ` (${hint})` : ''}`);
+  }
+  return value.trim();
+}
+
+/** A port: an integer from 1 to 65535. */
+export function portOption(value: string | undefined, name = 'port'): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(port >= 1 && port <= 65_535)) {
+    throw new UsageError(
+      `--${name} must be an integer from 1 to 65535 (got '${text.slice(0, 20)}')`,
+    );
+  }
+  return port;
+}
+
+/** A positive number of milliseconds. */
+export function msOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const ms = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(ms > 0)) throw new UsageError(`--${name} must be a whole number of milliseconds > 0`);
+  return ms;
+}
+
+/** `postgres` or `mysql` (with `postgresql`, `mariadb`, `aurora-*` accepted as aliases). */
+export function engineOption(value: string | undefined): Engine | undefined {
+  if (value === undefined) return undefined;
+  const name = value.trim().toLowerCase();
+  if (['postgres', 'postgresql', 'pg', 'aurora-postgresql'].includes(name)) return 'postgres';
+  if (['mysql', 'mariadb', 'aurora-mysql'].includes(name)) return 'mysql';
+  throw new UsageError(`--engine must be postgres or mysql (got '${value.slice(0, 30)}')`);
+}
+
+const REGION = /^[a-z]{2,}(-[a-z0-9]+)+-\d+$/;
+
+/** A region name such as `us-east-1`. */
+export function regionOption(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const region = value.trim();
+  if (!REGION.test(region)) {
+    throw new UsageError(
+      `--region must be an AWS region such as us-east-1 (got '${region.slice(0, 30)}')`,
+    );
+  }
+  return region;
+}
+
+const HOST = /^[A-Za-z0-9_.:[\]%-]+$/;
+
+/** A bare hostname or IP address. */
+export function hostOption(value: string | undefined, name = 'host'): string | undefined {
+  if (value === undefined) return undefined;
+  const host = value.trim();
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host)) {
+    throw new UsageError(`--${name} must be a hostname, not a URL (remove the scheme)`);
+  }
+  // `name:5432` or `[::1]:5432` carry a port; `::1` is an IPv6 address.
+  const withPort =
+    /^\[.*\]:\d+$/.test(host) || (host.split(':').length === 2 && /:\d+$/.test(host));
+  if (host === '' || !HOST.test(host) || withPort) {
+    throw new UsageError(
+      `--${name} must be a bare hostname or IP address${withPort ? ' (pass the port in --port)' : ''}`,
+    );
+  }
+  return host.replace(/^\[(.*)\]$/, '$1');
+}
+
+/** The connection options after validation. */
+export interface ConnectionArgs {
+  host: string;
+  port: number;
+  user: string;
+  engine: Engine | undefined;
+  region: string | undefined;
+  profile: string | undefined;
+  signingHost: string;
+  signingPort: number;
+  /** True when `--signing-host` or `--signing-port` was given. */
+  signingOverridden: boolean;
+}
+
+/**
+ * Validates host, port, user, engine, region and signing options. The port defaults from the engine;
+ * `defaultEngine` applies when neither is given (commands where the engine is known).
+ */
+export function connectionArgs(
+  values: Partial<Record<keyof typeof CONNECTION_OPTIONS, string | undefined>>,
+  defaultEngine?: Engine,
+): ConnectionArgs {
+  const host = hostOption(required(values.host, 'host', 'the database endpoint'))!;
+  const user = required(values.user, 'user', 'the database user');
+  const explicitEngine = engineOption(values.engine);
+  let port = portOption(values.port);
+  const engine = explicitEngine ?? defaultEngine ?? engineFromPort(port);
+  if (port === undefined) {
+    if (engine === undefined) {
+      throw new UsageError('--port or --engine is required (5432 for PostgreSQL, 3306 for MySQL)');
+    }
+    port = engine === 'postgres' ? 5432 : 3306;
+  }
+  const signingHost = hostOption(values['signing-host'], 'signing-host') ?? host;
+  const signingPort = portOption(values['signing-port'], 'signing-port') ?? port;
+  const profile = values.profile?.trim();
+  if (profile === '') throw new UsageError('--profile must not be empty');
+  return {
+    host,
+    port,
+    user,
+    engine,
+    region: regionOption(values.region),
+    profile: profile || undefined,
+    signingHost,
+    signingPort,
+    signingOverridden: values['signing-host'] !== undefined || values['signing-port'] !== undefined,
+  };
+}
+
+/** The engine a well-known port implies. */
+export function engineFromPort(port: number | undefined): Engine | undefined {
+  if (port === 5432) return 'postgres';
+  if (port === 3306) return 'mysql';
+  return undefined;
+}

@@ -1,0 +1,280 @@
+import net from 'node:net';
+import tls from 'node:tls';
+
+/** A read that waited longer than the step allows. */
+export class ProbeTimeout extends Error {
+  override readonly name = 'ProbeTimeout';
+  readonly code = 'ETIMEDOUT';
+}
+
+/** The server closed the connection while a reply was expected. */
+export class ProbeClosed extends Error {
+  override readonly name = 'ProbeClosed';
+  readonly code = 'ECONNRESET';
+}
+
+/** What the TCP step found. */
+export interface TcpResult {
+  ok: boolean;
+  ms?: number;
+  address?: string;
+  error?: { code: string; message: string };
+}
+
+/** Opens a TCP connection within `timeoutMs`. */
+export function connectTcp(
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Promise<{ socket: net.Socket; result: TcpResult }> {
+  const started = performance.now();
+  return new Promise((done) => {
+    const socket = net.connect({ host, port });
+    socket.setNoDelay(true);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      done({
+        socket,
+        result: {
+          ok: false,
+          error: { code: 'ETIMEDOUT', message: `no answer within ${timeoutMs} ms` },
+        },
+      });
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      done({
+        socket,
+        result: {
+          ok: true,
+          ms: Math.round(performance.now() - started),
+          address: `${socket.remoteAddress}:${socket.remotePort}`,
+        },
+      });
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      socket.destroy();
+      done({
+        socket,
+        result: { ok: false, error: { code: err.code ?? 'ERROR', message: err.message } },
+      });
+    });
+  });
+}
+
+/** What the TLS step found. */
+export interface TlsResult {
+  ok: boolean;
+  /** False when the server does not offer TLS at all. */
+  offered: boolean;
+  protocol?: string;
+  cipher?: string;
+  subject?: string;
+  issuer?: string;
+  validTo?: string;
+  altNames?: string;
+  /** OpenSSL / Node verification error code, e.g. `SELF_SIGNED_CERT_IN_CHAIN`, `ERR_TLS_CERT_ALTNAME_INVALID`. */
+  verifyError?: string;
+  message?: string;
+}
+
+/** The TLS settings of a probe: the CAs and the name the certificate must carry. */
+export interface ProbeTls {
+  ca: string[];
+  /** Hostname or IP the certificate must be valid for (the signing host). */
+  identity: string;
+}
+
+/**
+ * A socket with a byte-exact reader, upgradable to TLS mid-stream (both protocols negotiate TLS after
+ * a plaintext exchange).
+ */
+export class ProbeConnection {
+  #socket: net.Socket;
+  #buffer: Buffer = Buffer.alloc(0);
+  #wake: (() => void) | undefined;
+  #error: Error | undefined;
+  #ended = false;
+  readonly #timeoutMs: number;
+
+  constructor(socket: net.Socket, timeoutMs: number) {
+    this.#socket = socket;
+    this.#timeoutMs = timeoutMs;
+    this.#attach(socket);
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    this.#wake?.();
+  };
+  readonly #onError = (err: Error): void => {
+    this.#error ??= err;
+    this.#wake?.();
+  };
+  readonly #onEnd = (): void => {
+    this.#ended = true;
+    this.#wake?.();
+  };
+
+  #attach(socket: net.Socket): void {
+    socket.on('data', this.#onData);
+    socket.on('error', this.#onError);
+    socket.on('end', this.#onEnd);
+    socket.on('close', this.#onEnd);
+  }
+
+  #detach(socket: net.Socket): void {
+    socket.off('data', this.#onData);
+    socket.off('error', this.#onError);
+    socket.off('end', this.#onEnd);
+    socket.off('close', this.#onEnd);
+  }
+
+  /** Exactly `n` bytes, or throws on error, close or timeout. */
+  async read(n: number): Promise<Buffer> {
+    const deadline = Date.now() + this.#timeoutMs;
+    while (this.#buffer.length < n) {
+      if (this.#error) throw this.#error;
+      if (this.#ended) throw new ProbeClosed('the server closed the connection');
+      const left = deadline - Date.now();
+      if (left <= 0)
+        throw new ProbeTimeout(`no answer from the server within ${this.#timeoutMs} ms`);
+      await new Promise<void>((done) => {
+        const timer = setTimeout(done, left);
+        this.#wake = () => {
+          clearTimeout(timer);
+          this.#wake = undefined;
+          done();
+        };
+      });
+    }
+    const out = this.#buffer.subarray(0, n);
+    this.#buffer = this.#buffer.subarray(n);
+    return out;
+  }
+
+  write(data: Buffer): void {
+    this.#socket.write(data);
+  }
+
+  /**
+   * Upgrades to TLS and reports what the server presented. The handshake itself accepts any
+   * certificate so that a failure can be described; `ok` is true only when the chain verifies against
+   * `ca` and the certificate names `identity`. Callers must not send anything secret unless `ok`.
+   */
+  async upgrade(options: ProbeTls): Promise<TlsResult> {
+    const raw = this.#socket;
+    this.#detach(raw);
+    const isName = net.isIP(options.identity) === 0;
+    const socket = tls.connect({
+      socket: raw,
+      ca: options.ca,
+      ...(isName ? { servername: options.identity } : {}),
+      rejectUnauthorized: false,
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(options.identity, cert),
+    });
+    await new Promise<void>((done, fail) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        fail(new ProbeTimeout(`the TLS handshake did not finish within ${this.#timeoutMs} ms`));
+      }, this.#timeoutMs);
+      socket.once('secureConnect', () => {
+        clearTimeout(timer);
+        socket.off('error', onError);
+        done();
+      });
+      const onError = (err: Error): void => {
+        clearTimeout(timer);
+        fail(err);
+      };
+      socket.once('error', onError);
+    });
+    this.#socket = socket;
+    this.#attach(socket);
+    const cert = socket.getPeerCertificate();
+    const result: TlsResult = {
+      ok: socket.authorized,
+      offered: true,
+      protocol: socket.getProtocol() ?? undefined,
+      cipher: socket.getCipher()?.name,
+      subject: describeName(cert?.subject),
+      issuer: describeName(cert?.issuer),
+      validTo: cert?.valid_to,
+      altNames: cert?.subjectaltname,
+    };
+    if (!socket.authorized) {
+      const reason = socket.authorizationError as unknown;
+      result.verifyError =
+        typeof reason === 'string'
+          ? reason
+          : ((reason as { code?: string } | null)?.code ?? String(reason));
+      result.message =
+        reason instanceof Error ? reason.message : typeof reason === 'string' ? reason : undefined;
+    }
+    return result;
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+function describeName(name: unknown): string | undefined {
+  if (!name || typeof name !== 'object') return undefined;
+  const fields = name as Record<string, string | string[] | undefined>;
+  const pick = (key: string): string | undefined => {
+    const v = fields[key];
+    return Array.isArray(v) ? v.join('+') : v;
+  };
+  return (
+    [pick('CN') && `CN=${pick('CN')}`, pick('O') && `O=${pick('O')}`].filter(Boolean).join(', ') ||
+    undefined
+  );
+}
+
+/** The reply of the server to the login, whatever the protocol. */
+export interface LoginResult {
+  outcome:
+    | 'accepted'
+    /** The server refused the token (or the user). */
+    | 'rejected'
+    /** The server asked for another authentication method than a cleartext password. */
+    | 'not-iam'
+    /** The server let the user in without asking for any password. */
+    | 'no-password'
+    /** The conversation failed (closed, timeout, protocol error). */
+    | 'error';
+  serverVersion?: string;
+  /** What the server asked for (PostgreSQL auth request or MySQL plugin). */
+  method?: string;
+  error?: { code?: string; errno?: number; sqlState?: string; message: string };
+}
+
+/** The server's clock read after a login, with the local time it is compared to. */
+export interface ServerTime {
+  serverMs: number;
+  localMs: number;
+  roundTripMs: number;
+}
+
+/** Everything a probe found, step by step; later steps are absent when an earlier one failed. */
+export interface ProbeResult {
+  tcp: TcpResult;
+  tls?: TlsResult;
+  login?: LoginResult;
+  serverTime?: ServerTime;
+  serverTimeError?: string;
+}
+
+/** What a probe needs. Without `token`, it stops after TLS (nothing secret is sent). */
+export interface ProbeOptions {
+  host: string;
+  port: number;
+  user: string;
+  database?: string;
+  tls: ProbeTls;
+  timeoutMs: number;
+  token?: string;
+}
