@@ -99,7 +99,7 @@ export function validateHost(value: unknown, option = 'host'): string {
   if (!HOSTNAME.test(host) && !IPV6.test(host)) {
     throw new RdsIamError(
       'ERR_INVALID_HOST',
-      `rds-iam: \`${option}\` '${host.slice(0, 100)}' is not a hostname or IP address. Pass the port in \`port\` and nothing but the name in \`${option}\`.`,
+      `rds-iam: \`${option}\` '${host.slice(0, 100)}' is not a hostname or IP address. Pass the port in \`${option === 'signingHost' ? 'signingPort' : 'port'}\` and nothing but the name in \`${option}\`.`,
     );
   }
   return host;
@@ -143,7 +143,8 @@ export function describeValue(value: unknown): string {
     return value.length > 40 ? `a ${value.length}-character string` : `'${value}'`;
   if (typeof value === 'number' || typeof value === 'boolean' || value == null)
     return String(value);
-  return `a ${Array.isArray(value) ? 'array' : typeof value}`;
+  const kind = Array.isArray(value) ? 'array' : typeof value;
+  return `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }
 
 /** Token lifetime RDS accepts, and what we sign for. */

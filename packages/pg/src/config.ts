@@ -4,6 +4,7 @@ import {
   createIamConnector,
   type IamConnectionOptions,
   type IamConnector,
+  isLoopbackHost,
   RdsIamError,
   splitIamOptions,
 } from '@rds-iam/core';
@@ -64,6 +65,17 @@ export function buildPgConfig(options: PgIamOptions): {
   const { connectionString, ...explicit } = options;
   const fromUrl = connectionString === undefined ? {} : parseConnectionString(connectionString);
   const merged = { ...fromUrl, ...stripUndefined(explicit) } as PgIamOptions;
+  if (
+    fromUrl.ssl === false &&
+    explicit.ssl === undefined &&
+    merged.host &&
+    !isLoopbackHost(merged.host)
+  ) {
+    throw new RdsIamError(
+      'ERR_TLS_REQUIRED',
+      `rds-iam: \`connectionString\` has sslmode=disable towards '${merged.host}', which would send the IAM token as a cleartext password over the network. Remove sslmode=disable: rds-iam verifies TLS against the RDS CAs by default.`,
+    );
+  }
   const { iam, rest } = splitIamOptions(merged);
   const { ssl, ...driver } = rest as typeof rest & { ssl?: IamConnectionOptions['ssl'] };
   const connector = createIamConnector(

@@ -106,12 +106,30 @@ export function iamDataSourceOptions(
           option: 'url',
           protocols: type === 'postgres' ? ['postgres', 'postgresql'] : ['mysql', 'mariadb'],
         });
+  let urlSsl: false | undefined;
+  for (const [key, value] of fromUrl.params ?? []) {
+    if (type === 'postgres' && key === 'sslmode') {
+      // Every mode but `disable` means TLS, and rds-iam always verifies it fully.
+      if (value === 'disable') urlSsl = false;
+      continue;
+    }
+    throw new RdsIamError(
+      'ERR_INVALID_OPTION',
+      `rds-iam: \`url\` parameter '${key}' is not supported with IAM; pass it as a DataSource option instead.`,
+    );
+  }
   const target = {
     host: host ?? fromUrl.host,
     port: port ?? fromUrl.port,
     user: username ?? fromUrl.user,
     database: (rest.database as string | undefined) ?? fromUrl.database,
   };
+  if ((type === 'postgres' || type === 'mysql' || type === 'mariadb') && !target.user) {
+    throw new RdsIamError(
+      'ERR_INVALID_USER',
+      'rds-iam: `username` is missing. Set `username` (or a user in `url`) to the database user that has IAM authentication enabled.',
+    );
+  }
   if (type === 'postgres') {
     const {
       Client,
@@ -120,7 +138,7 @@ export function iamDataSourceOptions(
       host: h,
       port: p,
       user,
-    } = pgIamConfig({ ...iam, ...target, ssl });
+    } = pgIamConfig({ ...iam, ...target, ssl: ssl ?? urlSsl });
     return {
       ...rest,
       type: 'postgres',
