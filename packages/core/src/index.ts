@@ -29,4 +29,4 @@ export { sharedTokenProvider } from './shared.js';
 export type { SignFunction, SignRequest, SignResult } from './sign.js';
 export { isLoopbackHost, rdsCaCertificates } from './tls.js';
 export { type AuthTokenInfo, parseAuthToken } from './token.js';
-export { type ParsedDatabaseUrl, parseDatabaseUrl } from './url.js';
+export { mergeDatabaseUrl, type ParsedDatabaseUrl, parseDatabaseUrl } from './url.js';

@@ -59,3 +59,36 @@ export function parseDatabaseUrl(
   if (database) parsed.database = database;
   return parsed;
 }
+
+/**
+ * Merges a database URL's fields under explicit options: explicit values that are set win, the URL
+ * fills the rest. For integrations whose URL option takes no parameters at all (mysql2's `uri`,
+ * the mariadb connector's), any query parameter is refused rather than silently dropped.
+ *
+ * @throws {RdsIamError} as {@link parseDatabaseUrl}, and `ERR_INVALID_OPTION` for a query parameter.
+ *
+ * @example
+ * ```ts
+ * mergeDatabaseUrl({ database: 'shop' }, 'mysql://app@db.example.com:3306/ignored', { option: 'uri', protocols: ['mysql'] });
+ * // { host: 'db.example.com', port: 3306, user: 'app', database: 'shop' }
+ * ```
+ */
+export function mergeDatabaseUrl<T extends object>(
+  explicit: T,
+  url: string | undefined,
+  spec: { option: string; protocols: readonly string[] },
+): T {
+  let fromUrl = {};
+  if (url !== undefined) {
+    const { params, ...fields } = parseDatabaseUrl(url, spec);
+    for (const key of params.keys()) {
+      throw new RdsIamError(
+        'ERR_INVALID_OPTION',
+        `rds-iam: \`${spec.option}\` parameter '${key}' is not supported with IAM; pass it as an option instead.`,
+      );
+    }
+    fromUrl = fields;
+  }
+  const set = Object.entries(explicit).filter(([, value]) => value !== undefined);
+  return { ...fromUrl, ...Object.fromEntries(set) } as T;
+}

@@ -3,7 +3,7 @@ import {
   createIamConnector,
   type IamConnectionOptions,
   type IamConnector,
-  parseDatabaseUrl,
+  mergeDatabaseUrl,
   RdsIamError,
   splitIamOptions,
 } from '@rds-iam/core';
@@ -70,21 +70,10 @@ export function buildMysql2Config(options: Mysql2IamOptions): {
     );
   }
   const { uri, ...explicit } = options;
-  let fromUrl = {};
-  if (uri !== undefined) {
-    const { params, ...fields } = parseDatabaseUrl(uri, { option: 'uri', protocols: ['mysql'] });
-    for (const key of params.keys()) {
-      throw new RdsIamError(
-        'ERR_INVALID_OPTION',
-        `rds-iam: \`uri\` parameter '${key}' is not supported with IAM; pass it as an option instead.`,
-      );
-    }
-    fromUrl = fields;
-  }
-  const merged = {
-    ...fromUrl,
-    ...Object.fromEntries(Object.entries(explicit).filter(([, v]) => v !== undefined)),
-  } as Mysql2IamOptions;
+  const merged = mergeDatabaseUrl(explicit as Mysql2IamOptions, uri, {
+    option: 'uri',
+    protocols: ['mysql'],
+  });
   const { iam, rest } = splitIamOptions(merged);
   const { ssl, authPlugins, ...driver } = rest as typeof rest & {
     ssl?: IamConnectionOptions['ssl'];

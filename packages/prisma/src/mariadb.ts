@@ -8,7 +8,7 @@ import {
   type IamTls,
   isAuthRejection,
   isTlsVerifyError,
-  parseDatabaseUrl,
+  mergeDatabaseUrl,
   RdsIamError,
   redact,
   splitIamOptions,
@@ -501,24 +501,10 @@ export function buildMariaDbConfig(options: IamPrismaMariaDbOptions): {
     throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: `stream` must be a function.');
   }
   const { uri, ...explicit } = options;
-  let fromUrl: Partial<IamPrismaMariaDbOptions> = {};
-  if (uri !== undefined) {
-    const { params, ...fields } = parseDatabaseUrl(uri, {
-      option: 'uri',
-      protocols: ['mysql', 'mariadb'],
-    });
-    for (const key of params.keys()) {
-      throw new RdsIamError(
-        'ERR_INVALID_OPTION',
-        `rds-iam: \`uri\` parameter '${key}' is not supported with IAM; pass it as an option instead.`,
-      );
-    }
-    fromUrl = fields;
-  }
-  const merged = {
-    ...fromUrl,
-    ...Object.fromEntries(Object.entries(explicit).filter(([, v]) => v !== undefined)),
-  } as IamPrismaMariaDbOptions;
+  const merged = mergeDatabaseUrl(explicit as IamPrismaMariaDbOptions, uri, {
+    option: 'uri',
+    protocols: ['mysql', 'mariadb'],
+  });
   const { iam, rest } = splitIamOptions(merged);
   const {
     ssl,
