@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import { type ConnectionOptions, checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type { ConnectionOptions, PeerCertificate } from 'node:tls';
+import { nodeTls } from './builtins.js';
 import { describeError, RdsIamError } from './errors.js';
 import { type Engine, resolveOptions, type TokenProviderOptions } from './options.js';
 import type { TokenProvider } from './provider.js';
@@ -117,7 +118,7 @@ export function iamTls(host: string, signingHost: string, ssl: IamSslOption): Ia
       ? {
           servername: identity,
           checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-            checkServerIdentity(identity, cert),
+            nodeTls().checkServerIdentity(identity, cert),
         }
       : {}),
   };
@@ -149,7 +150,7 @@ export function iamTls(host: string, signingHost: string, ssl: IamSslOption): Ia
             new Error('resumed session before any verified full handshake'),
           );
         }
-        const mismatch = checkServerIdentity(identity, tlsSocket.getPeerCertificate());
+        const mismatch = nodeTls().checkServerIdentity(identity, tlsSocket.getPeerCertificate());
         fullHandshakeVerified = !mismatch;
         if (mismatch) throw tlsVerifyError(host, identity, mismatch);
       }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from './builtins.js';
 import { describeError, RdsIamError } from './errors.js';
 
 /**
@@ -109,7 +109,7 @@ class StaticCredentialSource implements CredentialSource {
   constructor(credentials: AwsCredentials) {
     this.#credentials = credentials;
     const session = credentials.sessionToken
-      ? `:${createHash('sha256').update(credentials.sessionToken).digest('hex').slice(0, 16)}`
+      ? `:${nodeCrypto().createHash('sha256').update(credentials.sessionToken).digest('hex').slice(0, 16)}`
       : '';
     this.id = `static:${credentials.accessKeyId}${session}`;
   }

@@ -1,5 +1,6 @@
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import type { Hash, Hmac } from 'node:crypto';
 import { isIP } from 'node:net';
+import { nodeCrypto } from './builtins.js';
 import type { AwsCredentials } from './credentials.js';
 import { RdsIamError } from './errors.js';
 
@@ -40,6 +41,7 @@ const bytes = (data: SourceData): string | Uint8Array =>
 class Sha256 {
   readonly #hash: Hash | Hmac;
   constructor(secret?: SourceData) {
+    const { createHash, createHmac } = nodeCrypto();
     this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
   }
   update(data: SourceData): void {
