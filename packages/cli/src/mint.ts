@@ -41,10 +41,7 @@ export async function mintToken(args: ConnectionArgs): Promise<Minted> {
   }
 }
 
-/** `AKIA…WXYZ`: enough to tell keys apart, not enough to use. */
-export function maskAccessKeyId(accessKeyId: string): string {
-  return accessKeyId.length > 8 ? `${accessKeyId.slice(0, 4)}…${accessKeyId.slice(-4)}` : '…';
-}
+export { maskAccessKeyId } from '@rds-iam/core';
 
 /**
  * Where the SDK's default chain will most likely take credentials from, read from the environment

@@ -90,6 +90,21 @@ const PARTITIONS: readonly Partition[] = [
   { id: 'aws', dnsSuffix: 'amazonaws.com', owns: (r) => !NOT_COMMERCIAL.test(r) },
 ];
 
+/**
+ * The AWS partition a region belongs to, from its name alone (no region list, so a region launched
+ * tomorrow works): `aws-cn` for `cn-*`, `aws-us-gov` for `us-gov-*`, the ISO and EUSC partitions by
+ * their prefixes, else `aws`. ARNs need it (`arn:PARTITION:rds-db:...`).
+ *
+ * @example
+ * ```ts
+ * partitionOfRegion('cn-northwest-1'); // 'aws-cn'
+ * partitionOfRegion('eu-west-1'); // 'aws'
+ * ```
+ */
+export function partitionOfRegion(region: string): string {
+  return PARTITIONS.find((p) => p.owns(region))?.id ?? 'aws';
+}
+
 // Recognised by shape, not from a list, so a region launched after this release still parses.
 // `eusc-de-east-1` has a four-letter first part.
 const REGION = /^[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}$/;

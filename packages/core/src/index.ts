@@ -9,8 +9,17 @@ export {
   isTlsVerifyError,
   splitIamOptions,
 } from './connector.js';
-export type { AwsCredentials, AwsCredentialsProvider } from './credentials.js';
-export { parseRdsEndpoint, type RdsEndpoint, type RdsEndpointKind } from './endpoint.js';
+export {
+  type AwsCredentials,
+  type AwsCredentialsProvider,
+  maskAccessKeyId,
+} from './credentials.js';
+export {
+  parseRdsEndpoint,
+  partitionOfRegion,
+  type RdsEndpoint,
+  type RdsEndpointKind,
+} from './endpoint.js';
 export { RdsIamError, type RdsIamErrorCode, type RdsIamErrorOptions } from './errors.js';
 export type {
   TokenErrorEvent,

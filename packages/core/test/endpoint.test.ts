@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRdsEndpoint, type RdsEndpoint } from '../src/endpoint.js';
+import { parseRdsEndpoint, partitionOfRegion, type RdsEndpoint } from '../src/endpoint.js';
 
 type Expected = Omit<RdsEndpoint, 'hostname'> & { hostname?: string };
 
@@ -240,5 +240,23 @@ describe('parseRdsEndpoint', () => {
     );
     expect(parseRdsEndpoint(`${'a'.repeat(64)}.abc.us-east-1.rds.amazonaws.com`)).toBeUndefined();
     expect(parseRdsEndpoint(`mydb.${'a'.repeat(300)}.us-east-1.rds.amazonaws.com`)).toBeUndefined();
+  });
+});
+
+describe('partitionOfRegion', () => {
+  it('maps every partition by the region name alone, a new commercial region included', () => {
+    const table: Array<[string, string]> = [
+      ['us-east-1', 'aws'],
+      ['ap-southeast-9', 'aws'],
+      ['cn-northwest-1', 'aws-cn'],
+      ['us-gov-west-1', 'aws-us-gov'],
+      ['us-iso-east-1', 'aws-iso'],
+      ['us-isob-east-1', 'aws-iso-b'],
+      ['us-isof-south-1', 'aws-iso-f'],
+      ['eu-isoe-west-1', 'aws-iso-e'],
+      ['eusc-de-east-1', 'aws-eusc'],
+    ];
+    for (const [region, partition] of table)
+      expect([region, partitionOfRegion(region)]).toEqual([region, partition]);
   });
 });

@@ -1,3 +1,4 @@
+import { partitionOfRegion } from '@rds-iam/core';
 import { COMMON_OPTIONS, noExtraPositionals, parse, regionOption } from '../args.js';
 import { type Command, EXIT_CODES_HELP } from '../command.js';
 import { CliError, EXIT, messageOf, UsageError } from '../errors.js';
@@ -124,17 +125,8 @@ function warn(io: Io, text: string): void {
   io.stderr.write(`${styleFor(io.stderr, io.env).yellow('warning:')} ${text}\n`);
 }
 
-/** The partition a region belongs to, by its name (no region list: new regions work). */
-export function partitionOf(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  if (region.startsWith('us-isob-')) return 'aws-iso-b';
-  if (region.startsWith('us-isof-')) return 'aws-iso-f';
-  if (region.startsWith('us-iso-')) return 'aws-iso';
-  if (region.startsWith('eu-isoe-')) return 'aws-iso-e';
-  if (region.startsWith('eusc-')) return 'aws-eusc';
-  return 'aws';
-}
+/** The partition a region belongs to, by its name: core's table, shared with `parseRdsEndpoint`. */
+export const partitionOf = partitionOfRegion;
 
 /** `arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER`. */
 export function dbUserArn(
