@@ -134,13 +134,17 @@ for (const driver of DRIVERS) {
           'SELECT 1',
         ),
       );
+      // An RdsIamError that says what to change, with the server's own words (RDS's: 3159 before the
+      // auth switch for MySQL, pg_hba.conf's "no encryption" for PostgreSQL), and no retry.
+      expect(err).toMatchObject({ code: 'ERR_TLS_REQUIRED' });
+      expect(err.message).toMatch(/remove `ssl: false`/);
       if (engine === 'mysql') {
-        // What RDS answers with require_secure_transport: the emulator's 3159, before the auth switch.
-        expect(err).toMatchObject({ errno: 3159 });
+        expect(err.cause).toMatchObject({ errno: 3159 });
         expect(err.message).toMatch(/insecure transport are prohibited/);
       } else {
         expect(err.message).toMatch(/no encryption/);
       }
+      expect(iam.emulator.counters().rejected).toBe(1);
       // The password hook never ran: no token was minted or handed out.
       expect(log.events.filter((e) => e.type === 'minted' || e.type === 'hit')).toEqual([]);
       expect(iam.emulator.counters()).toMatchObject({ accepted: 0 });

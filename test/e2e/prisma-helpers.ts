@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { IamConnectionOptions, TokenEvent } from '@rds-iam/core';
+import { expect } from 'vitest';
 import type { DatabaseTarget, Engine, IamEndpoint, IamUser } from '../harness/index.js';
 import { mysqlConnect, pgConnect } from '../harness/index.js';
 
@@ -274,4 +275,52 @@ export async function loadExampleConfigUrl(
       else process.env[key] = saved[key];
     }
   }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a generated Prisma client exists only after `prisma generate`.
+type GeneratedClient = any;
+
+/**
+ * The example schema's round trip, the same for both engines: CRUD with relations, both
+ * `$transaction` forms, and an interactive transaction that throws and rolls back. Returns the
+ * user it created (with two posts), for the engine's own raw-SQL checks and clean-up.
+ */
+export async function exerciseCrudAndTransactions(
+  prisma: GeneratedClient,
+): Promise<{ id: number }> {
+  const created = await prisma.user.create({
+    data: {
+      email: 'grace@example.com',
+      name: 'Grace',
+      posts: { create: [{ title: 'COBOL' }, { title: 'Nanoseconds', published: true }] },
+    },
+    include: { posts: { orderBy: { id: 'asc' } } },
+  });
+  expect(created.posts.map((p: { title: string }) => p.title)).toEqual(['COBOL', 'Nanoseconds']);
+  const found = await prisma.user.findUnique({
+    where: { email: 'grace@example.com' },
+    include: { posts: { where: { published: true } } },
+  });
+  expect(found.posts).toHaveLength(1);
+  await prisma.user.update({ where: { id: created.id }, data: { name: 'Grace Hopper' } });
+
+  const [posts, users] = await prisma.$transaction([
+    prisma.post.count({ where: { authorId: created.id } }),
+    prisma.user.count(),
+  ]);
+  expect([posts, users]).toEqual([2, 1]);
+  const after = await prisma.$transaction(async (tx: GeneratedClient) => {
+    await tx.post.updateMany({ where: { authorId: created.id }, data: { published: true } });
+    return tx.post.count({ where: { published: true } });
+  });
+  expect(after).toBe(2);
+  // An interactive transaction that throws rolls back.
+  await expect(
+    prisma.$transaction(async (tx: GeneratedClient) => {
+      await tx.post.deleteMany({});
+      throw new Error('roll back');
+    }),
+  ).rejects.toThrow('roll back');
+  expect(await prisma.post.count()).toBe(2);
+  return { id: created.id };
 }

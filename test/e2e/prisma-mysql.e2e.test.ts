@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAuthToken, RdsIamError, sharedTokenProvider } from '@rds-iam/core';
 import mysql from 'mysql2/promise';
@@ -13,28 +13,23 @@ import {
   type IamUser,
   startIamEndpoint,
 } from '../harness/index.js';
+import { exampleTests } from './prisma-example-tests.js';
 import {
-  adminUrl,
   createTables,
   EXAMPLES,
   ensurePrismaPackageBuilt,
   errorText,
   eventCounter,
-  exampleSummary,
+  exerciseCrudAndTransactions,
   generateClient,
   iamOptions,
-  loadExampleConfigUrl,
   MINUTE,
-  PRISMA_PACKAGE,
   rdsIamCode,
-  runExample,
-  snippet,
   waitFor,
 } from './prisma-helpers.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the generated client exists only after `prisma generate` (beforeAll), so it cannot be typed statically here.
 type Client = any;
-const SUMMARY = { posts: 2, users: 1, published: 1, publishedAfter: 2, deleted: 2 };
 type ClientClass = new (options: { adapter: unknown; log?: unknown }) => Client;
 
 /** Sessions the user has on the real server (what the pool really holds open). */
@@ -104,42 +99,7 @@ describe.runIf(hasDatabase('mysql'))(
       iam.emulator.resetCounters();
       const prisma = newClient(iamPrismaMariaDb(iamOptions(iam, app)));
 
-      const created = await prisma.user.create({
-        data: {
-          email: 'grace@example.com',
-          name: 'Grace',
-          posts: { create: [{ title: 'COBOL' }, { title: 'Nanoseconds', published: true }] },
-        },
-        include: { posts: { orderBy: { id: 'asc' } } },
-      });
-      expect(created.posts.map((p: { title: string }) => p.title)).toEqual([
-        'COBOL',
-        'Nanoseconds',
-      ]);
-      const found = await prisma.user.findUnique({
-        where: { email: 'grace@example.com' },
-        include: { posts: { where: { published: true } } },
-      });
-      expect(found.posts).toHaveLength(1);
-      await prisma.user.update({ where: { id: created.id }, data: { name: 'Grace Hopper' } });
-
-      const [posts, users] = await prisma.$transaction([
-        prisma.post.count({ where: { authorId: created.id } }),
-        prisma.user.count(),
-      ]);
-      expect([posts, users]).toEqual([2, 1]);
-      const after = await prisma.$transaction(async (tx: Client) => {
-        await tx.post.updateMany({ where: { authorId: created.id }, data: { published: true } });
-        return tx.post.count({ where: { published: true } });
-      });
-      expect(after).toBe(2);
-      await expect(
-        prisma.$transaction(async (tx: Client) => {
-          await tx.post.deleteMany({});
-          throw new Error('roll back');
-        }),
-      ).rejects.toThrow('roll back');
-      expect(await prisma.post.count()).toBe(2);
+      const created = await exerciseCrudAndTransactions(prisma);
 
       const [session] =
         await prisma.$queryRaw`SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AS user, ${41} + 1 AS n`;
@@ -447,71 +407,10 @@ describe.runIf(hasDatabase('mysql'))(
       await other.stop();
     });
 
-    test.runIf(databaseFor('mysql')?.enforcesLoginUser === true)(
-      'examples/prisma-mysql: `pnpm start` runs against the local emulator with no configuration',
-      async () => {
-        const target = databaseFor('mysql');
-        if (!target) throw new Error('no database');
-        const run = await runExample('mysql', { RDS_IAM_EXAMPLE_MYSQL_URL: adminUrl(target) });
-        expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({
-          code: 0,
-          stderr: '',
-        });
-        expect(run.stdout).toMatch(/^logged in as rds_iam_example with an IAM token$/m);
-        expect(exampleSummary(run.stdout)).toEqual(SUMMARY);
-        expect(run.stdout + run.stderr).not.toMatch(/X-Amz-Signature|Amz-Credential/);
-      },
+    exampleTests(
+      'mysql',
+      () => app,
+      (url) => loginWithUrl(url),
     );
-
-    test('examples/prisma-mysql logs in where RDS_* say, and its prisma.config.ts gives the Prisma CLI a working IAM URL', async () => {
-      // The example runs on the real clock: a fresh emulator, whose clock was never moved.
-      const fresh = await startIamEndpoint('mysql');
-      const ca = join(EXAMPLES.mysql, 'generated', 'emulator-ca.pem');
-      writeFileSync(ca, fresh.ca);
-      const env = {
-        RDS_HOST: fresh.host,
-        RDS_PORT: String(fresh.port),
-        RDS_USER: app.user,
-        RDS_DATABASE: app.database ?? '',
-        RDS_REGION: fresh.region,
-        RDS_SIGNING_HOST: fresh.endpoint.host,
-        RDS_SIGNING_PORT: String(fresh.endpoint.port),
-        RDS_CA_FILE: ca,
-        AWS_ACCESS_KEY_ID: fresh.credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: fresh.credentials.secretAccessKey,
-      };
-      const run = await runExample('mysql', env);
-      expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({
-        code: 0,
-        stderr: '',
-      });
-      if (databaseFor('mysql')?.enforcesLoginUser) {
-        expect(run.stdout).toContain(`logged in as ${app.user} with an IAM token`);
-      }
-      expect(exampleSummary(run.stdout)).toEqual(SUMMARY);
-      expect(fresh.emulator.counters()).toMatchObject({ rejected: 0 });
-      expect(fresh.emulator.counters().accepted).toBeGreaterThan(0);
-
-      // prisma.config.ts through the Prisma CLI's own loader (top-level await, iamDatabaseUrl), as
-      // `prisma migrate deploy` loads it: its URL carries a token that logs in.
-      fresh.emulator.resetCounters();
-      const url = new URL(await loadExampleConfigUrl('mysql', env));
-      expect(url.searchParams.get('sslaccept')).toBe('strict');
-      expect(readFileSync(url.searchParams.get('sslcert') ?? '', 'utf8').trim()).toBe(
-        fresh.ca.trim(),
-      );
-      expect(parseAuthToken(decodeURIComponent(url.password)).user).toBe(app.user);
-      await loginWithUrl(url);
-      expect(fresh.emulator.counters()).toMatchObject({ accepted: 1, rejected: 0 });
-      await fresh.stop();
-    });
-
-    test("the package README shows the examples' snippets word for word", () => {
-      const readme = readFileSync(join(PRISMA_PACKAGE, 'README.md'), 'utf8');
-      const app = snippet(join(EXAMPLES.mysql, 'src/index.ts'), 'prisma-mysql');
-      const config = snippet(join(EXAMPLES.mysql, 'prisma.config.ts'), 'prisma-config-mysql');
-      expect(readme).toContain(`\`\`\`ts\n${app}\`\`\``);
-      expect(readme).toContain(`\`\`\`ts\n${config}\`\`\``);
-    });
   },
 );

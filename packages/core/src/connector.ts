@@ -4,7 +4,7 @@ import { nodeTls } from './builtins.js';
 import { describeError, RdsIamError } from './errors.js';
 import { type Engine, resolveOptions, type TokenProviderOptions } from './options.js';
 import type { TokenProvider } from './provider.js';
-import { isAuthRejection } from './rejection.js';
+import { isAuthRejection, isTlsRequiredRefusal } from './rejection.js';
 import { sharedTokenProvider } from './shared.js';
 import { isLoopbackHost, rdsCaCertificates } from './tls.js';
 
@@ -254,6 +254,13 @@ export function createIamConnector(options: IamConnectionOptions, engine: Engine
         return await connect();
       } catch (first) {
         if (isTlsVerifyError(first)) throw tlsVerifyError(resolved.host, tls.identity, first);
+        if (isTlsRequiredRefusal(first)) {
+          throw new RdsIamError(
+            'ERR_TLS_REQUIRED',
+            `rds-iam: ${resolved.host}:${resolved.port} refused the connection because it was made without TLS (${describeError(first)}). IAM tokens are accepted only over TLS: remove \`ssl: false\` (TLS is verified against the RDS CAs by default; pass \`ssl: { ca }\` for the rds-iam emulator or a proxy with its own certificate).`,
+            { cause: first },
+          );
+        }
         if (!isAuthRejection(first)) throw first;
         provider.invalidate(lastToken);
         try {

@@ -33,7 +33,7 @@ export type {
 export { DEFAULT_PORTS, type Engine, type TokenProviderOptions } from './options.js';
 export { createTokenProvider, type TokenInfo, type TokenProvider } from './provider.js';
 export { redact } from './redact.js';
-export { isAuthRejection } from './rejection.js';
+export { isAuthRejection, isTlsRequiredRefusal } from './rejection.js';
 export { sharedTokenProvider } from './shared.js';
 export type { SignFunction, SignRequest, SignResult } from './sign.js';
 export { isLoopbackHost, rdsCaCertificates } from './tls.js';

@@ -29,9 +29,12 @@ const MAX_VISITS = 64;
  * - mysql2 and mariadb: `errno` 1045 / `code` `ER_ACCESS_DENIED_ERROR`, or `sqlState` `28000`;
  * - Prisma: code `P1000`, or a driver adapter error whose `originalCode` is one of the above.
  *
- * Network errors, TLS errors, other SQL errors and non-objects give `false`. Decided on codes only,
- * never on message text, which servers translate. PostgreSQL's `28000` also covers `no pg_hba.conf
- * entry` (TLS off towards RDS, for example): at worst one needless fresh token, as callers retry once.
+ * Network errors, TLS errors, other SQL errors and non-objects give `false`, and so does a server's
+ * refusal of a connection without TLS ({@link isTlsRequiredRefusal}), which no token would change.
+ * Decided on codes; the one place a message is read is PostgreSQL's `28000`, which also covers
+ * `pg_hba.conf rejects connection ... no encryption`: in another server language that wording is not
+ * recognised, and the refusal counts as a rejection (at worst one needless fresh token, as callers
+ * retry once).
  *
  * @example
  * ```ts
@@ -48,22 +51,11 @@ const MAX_VISITS = 64;
  * ```
  */
 export function isAuthRejection(err: unknown): boolean {
-  const seen = new Set<object>();
-  const queue: { value: unknown; depth: number }[] = [{ value: err, depth: 0 }];
-  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-    const { value, depth } = next;
-    if (typeof value !== 'object' || value === null || seen.has(value)) continue;
-    if (seen.size >= MAX_VISITS) return false;
-    seen.add(value);
-    if (rejectsCredentials(value)) return true;
-    if (depth < MAX_DEPTH) {
-      for (const child of wrapped(value)) queue.push({ value: child, depth: depth + 1 });
-    }
-  }
-  return false;
+  return someWrapped(err, rejectsCredentials);
 }
 
 function rejectsCredentials(value: object): boolean {
+  if (refusesPlaintext(value)) return false;
   const code = read(value, 'code');
   if (typeof code === 'string' && PG_CODES.has(code)) return true;
   if (code === MYSQL_CODE || read(value, 'errno') === MYSQL_ERRNO) return true;
@@ -75,6 +67,58 @@ function rejectsCredentials(value: object): boolean {
 }
 
 /** The errors `value` carries inside it. */
+// MySQL's ER_SECURE_TRANSPORT_REQUIRED: "Connections using insecure transport are prohibited while
+// --require_secure_transport=ON." (SQLSTATE 08004).
+const MYSQL_SECURE_TRANSPORT_ERRNO = 3159;
+const MYSQL_SECURE_TRANSPORT_CODE = 'ER_SECURE_TRANSPORT_REQUIRED';
+// PostgreSQL's pg_hba.conf refusal of a plaintext connection when only `hostssl` lines match, which
+// is how RDS admits IAM users: `pg_hba.conf rejects connection for host ..., no encryption`.
+const PG_NO_ENCRYPTION = /\bno encryption\b/;
+
+function refusesPlaintext(value: object): boolean {
+  const code = read(value, 'code');
+  if (
+    code === MYSQL_SECURE_TRANSPORT_CODE ||
+    read(value, 'errno') === MYSQL_SECURE_TRANSPORT_ERRNO
+  ) {
+    return true;
+  }
+  const message = read(value, 'message');
+  return code === '28000' && typeof message === 'string' && PG_NO_ENCRYPTION.test(message);
+}
+
+/**
+ * Whether a driver error is the server refusing a connection made without TLS: MySQL's
+ * `ER_SECURE_TRANSPORT_REQUIRED` (3159), or PostgreSQL's `28000` `pg_hba.conf rejects connection
+ * ... no encryption`. RDS answers so to an IAM login over plaintext, before any token is asked for,
+ * so the fix is the client's TLS setting, not a new token. Looks through the same wrappers as
+ * {@link isAuthRejection}.
+ *
+ * @example
+ * ```ts
+ * if (isTlsRequiredRefusal(err)) console.error('turn TLS on: remove ssl: false');
+ * ```
+ */
+export function isTlsRequiredRefusal(err: unknown): boolean {
+  return someWrapped(err, refusesPlaintext);
+}
+
+function someWrapped(err: unknown, test: (value: object) => boolean): boolean {
+  const seen = new Set<object>();
+  const queue: { value: unknown; depth: number }[] = [{ value: err, depth: 0 }];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    const { value, depth } = next;
+    if (typeof value !== 'object' || value === null || seen.has(value)) continue;
+    if (seen.size >= MAX_VISITS) return false;
+    seen.add(value);
+    if (test(value)) return true;
+    if (depth < MAX_DEPTH) {
+      for (const child of wrapped(value)) queue.push({ value: child, depth: depth + 1 });
+    }
+  }
+  return false;
+}
+
 function wrapped(value: object): unknown[] {
   const inner = [read(value, 'cause'), read(value, 'driverError')];
   const meta = read(value, 'meta');

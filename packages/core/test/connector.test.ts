@@ -138,6 +138,26 @@ describe('connector.connect', () => {
     expect(attempts).toBe(1);
   });
 
+  it('a server refusing plaintext becomes ERR_TLS_REQUIRED at once: no retry, no new token', async () => {
+    const { c, signer } = connector();
+    let attempts = 0;
+    const err = await c
+      .connect(async () => {
+        attempts += 1;
+        throw Object.assign(
+          new Error(
+            'pg_hba.conf rejects connection for host "127.0.0.1", user "app", database "app", no encryption',
+          ),
+          { code: '28000', severity: 'FATAL' },
+        );
+      })
+      .catch((e: unknown) => e);
+    expect(attempts).toBe(1);
+    expect(signer.calls).toHaveLength(0);
+    expect(err).toMatchObject({ code: 'ERR_TLS_REQUIRED' });
+    expect((err as Error).message).toMatch(/no encryption.*remove `ssl: false`/);
+  });
+
   it('a certificate failure becomes ERR_TLS_VERIFY saying how to pass the CA', async () => {
     const { c } = connector();
     const err = await c

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RdsIamError } from '../src/errors.js';
-import { isAuthRejection } from '../src/rejection.js';
+import { isAuthRejection, isTlsRequiredRefusal } from '../src/rejection.js';
 
 // Error objects shaped as the drivers build them: pg-protocol's parser.js `parseErrorMessage`,
 // mysql2's packet.js `asError` (plus `fatal` from the handshake), mariadb's misc/errors.js `SqlError`,
@@ -350,5 +350,50 @@ describe('isAuthRejection', () => {
     revoke();
     expect(isAuthRejection(proxy)).toBe(false);
     expect(isAuthRejection(new Error('outer', { cause: proxy }))).toBe(false);
+  });
+});
+
+describe('isTlsRequiredRefusal', () => {
+  const noEncryption = pgError(
+    '28000',
+    'pg_hba.conf rejects connection for host "10.0.0.12", user "app", database "orders", no encryption',
+    'ClientAuthentication',
+  );
+  const insecureTransport = mysql2Error(
+    'ER_SECURE_TRANSPORT_REQUIRED',
+    3159,
+    '08004',
+    'Connections using insecure transport are prohibited while --require_secure_transport=ON.',
+  );
+
+  it.each([
+    ['pg_hba.conf "no encryption" (28000)', noEncryption],
+    ['MySQL ER_SECURE_TRANSPORT_REQUIRED (3159)', insecureTransport],
+    ['either, wrapped as a cause', new Error('pool failed', { cause: insecureTransport })],
+  ])('is true for %s, which is then not a token rejection', (_, err) => {
+    expect(isTlsRequiredRefusal(err)).toBe(true);
+    // No token would change the answer: nothing to invalidate, nothing to retry.
+    expect(isAuthRejection(err)).toBe(false);
+  });
+
+  it.each([
+    [
+      'PAM authentication failed (28000)',
+      pgError('28000', 'PAM authentication failed for user "app"'),
+    ],
+    [
+      'access denied (1045)',
+      mysql2Error(
+        'ER_ACCESS_DENIED_ERROR',
+        1045,
+        '28000',
+        "Access denied for user 'app'@'10.0.0.12'",
+      ),
+    ],
+    ['no pg_hba.conf entry (28000)', pgError('28000', 'no pg_hba.conf entry for host "10.0.0.12"')],
+    ['a network error', systemError('ECONNREFUSED', -111, 'connect ECONNREFUSED 127.0.0.1:5432')],
+    ['not an object', 'no encryption'],
+  ])('is false for %s', (_, err) => {
+    expect(isTlsRequiredRefusal(err)).toBe(false);
   });
 });

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-import { realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { CertificateAuthorityPem } from './certificate.js';
 import { type Emulator, type EmulatorEngine, startEmulator } from './emulator.js';
 import { DEMO_CREDENTIALS } from './verify.js';
 
@@ -22,6 +23,9 @@ Options:
   --no-tls-required           accept logins without TLS
   --ca-file <path>            where to write the CA certificate clients trust
                               (default: <tmpdir>/rds-iam-emulator-ca-<port>.pem)
+  --ca-key-file <path>        keep the CA across restarts (needs --ca-file): if both files exist,
+                              issue from that CA; otherwise write the new CA's private key here
+                              (mode 0600; a test-only secret)
   --handshake-timeout <ms>    drop clients that take longer to log in (default 10000)
   -h, --help                  this text
 `;
@@ -89,6 +93,7 @@ export async function main(
     region?: string;
     'no-tls-required'?: boolean;
     'ca-file'?: string;
+    'ca-key-file'?: string;
     'handshake-timeout'?: string;
     help?: boolean;
   };
@@ -104,6 +109,7 @@ export async function main(
         region: { type: 'string' },
         'no-tls-required': { type: 'boolean' },
         'ca-file': { type: 'string' },
+        'ca-key-file': { type: 'string' },
         'handshake-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -136,6 +142,21 @@ export async function main(
     if (handshakeTimeoutMs !== undefined && !(handshakeTimeoutMs > 0)) {
       throw new UsageError(`--handshake-timeout ${values['handshake-timeout']}: expected ms > 0`);
     }
+    const caKeyFile =
+      values['ca-key-file'] === undefined ? undefined : resolve(values['ca-key-file']);
+    let certificateAuthority: CertificateAuthorityPem | undefined;
+    if (caKeyFile !== undefined) {
+      if (values['ca-file'] === undefined) {
+        throw new UsageError('--ca-key-file needs --ca-file (the CA certificate it belongs to)');
+      }
+      const certFile = resolve(values['ca-file']);
+      if (existsSync(certFile) && existsSync(caKeyFile)) {
+        certificateAuthority = {
+          certPem: readFileSync(certFile, 'utf8'),
+          keyPem: readFileSync(caKeyFile, 'utf8'),
+        };
+      }
+    }
     const emulator = await startEmulator({
       engine,
       upstream,
@@ -145,12 +166,16 @@ export async function main(
       ...(values.endpoint !== undefined ? { endpoint: parseEndpoint(values.endpoint) } : {}),
       ...(values.region !== undefined ? { region: values.region } : {}),
       ...(handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs } : {}),
+      ...(certificateAuthority !== undefined ? { certificateAuthority } : {}),
     });
     const caFile = resolve(
       values['ca-file'] ?? join(tmpdir(), `rds-iam-emulator-ca-${emulator.port}.pem`),
     );
     try {
       writeFileSync(caFile, emulator.caPem, { mode: 0o644 });
+      if (caKeyFile !== undefined && certificateAuthority === undefined) {
+        writeFileSync(caKeyFile, emulator.certificateAuthority.keyPem, { mode: 0o600 });
+      }
     } catch (err) {
       await emulator.stop();
       throw err;
@@ -163,6 +188,11 @@ export async function main(
         `  upstream   ${redactUrl(upstream)}`,
         `  endpoint   ${endpoint.host}:${endpoint.port} in ${region} (sign tokens for this host:port)`,
         `  TLS        ${tlsLine}; CA certificate: ${caFile}`,
+        ...(caKeyFile === undefined
+          ? []
+          : [
+              `  CA key     ${caKeyFile} (${certificateAuthority ? 'reused' : 'new'}; test-only secret)`,
+            ]),
         '  accepted credentials (demo, not a real AWS key):',
         `    AWS_ACCESS_KEY_ID=${DEMO_CREDENTIALS.accessKeyId}`,
         `    AWS_SECRET_ACCESS_KEY=${DEMO_CREDENTIALS.secretAccessKey}`,

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { createCertificateAuthority } from './certificate.js';
+import { type CertificateAuthorityPem, createCertificateAuthority } from './certificate.js';
 import type { ConnectionContext, RejectReason, UpstreamTarget, VerifyResult } from './context.js';
 import { handleMysqlConnection } from './mysql.js';
 import { handlePostgresConnection } from './postgres.js';
@@ -89,6 +89,22 @@ export interface EmulatorOptions {
   readonly hostnames?: readonly string[];
   /** MySQL: the server version announced in the greeting. */
   readonly serverVersion?: string;
+  /**
+   * Issue the TLS server certificate from this CA instead of generating a new CA: pass
+   * `certificateAuthority` of an earlier run so that clients which trust its `caPem` keep trusting
+   * the emulator after a restart. Checked before anything listens: a `TypeError` if a PEM is missing
+   * or unreadable, the certificate is not a currently valid CA, or the key does not match it. The
+   * key is a test-only secret. Default: a new CA per start.
+   * @example
+   * ```ts
+   * const first = await startEmulator({ engine: 'postgres', upstream, port: 15432 });
+   * const ca = first.certificateAuthority;
+   * await first.stop();
+   * const again = await startEmulator({ engine: 'postgres', upstream, port: 15432, certificateAuthority: ca });
+   * // again.caPem === first.caPem
+   * ```
+   */
+  readonly certificateAuthority?: CertificateAuthorityPem;
 }
 
 /**
@@ -110,6 +126,21 @@ export interface EmulatorCounters {
   readonly connectionsOpened: number;
   /** Client connections open right now (not reset by `resetCounters()`). */
   readonly connectionsActive: number;
+  /**
+   * Distinct tokens among accepted logins, told apart by their `X-Amz-Signature`: how many tokens
+   * the clients minted and used, counted on the server side whatever the client library. Logins
+   * that reuse a cached token add to `accepted` but not here. The emulator keeps one signature
+   * (64 characters) per distinct token until `resetCounters()`, so memory grows with the tokens
+   * accepted since the last reset (about 100 bytes each); reset between benchmark runs.
+   * @example
+   * ```ts
+   * emulator.resetCounters();
+   * await runWorkload();
+   * const { accepted, distinctTokens } = emulator.counters();
+   * console.log(`${accepted} logins with ${distinctTokens} tokens`);
+   * ```
+   */
+  readonly distinctTokens: number;
 }
 
 /**
@@ -133,11 +164,24 @@ export interface Emulator {
   readonly region: string;
   /** PEM of the CA that signed the emulator's TLS certificate: what clients trust. */
   readonly caPem: string;
+  /**
+   * The CA in use, certificate (`certPem`, equal to `caPem`) and private key (`keyPem`, PKCS#8),
+   * to pass as the `certificateAuthority` option of a later start so that clients trusting
+   * `caPem` keep trusting it. `keyPem` is a test-only secret: anyone holding it can issue
+   * certificates those clients accept; never add this CA to a system trust store.
+   * @example
+   * ```ts
+   * const { certPem, keyPem } = emulator.certificateAuthority;
+   * writeFileSync('emulator-ca.pem', certPem);
+   * writeFileSync('emulator-ca.key', keyPem, { mode: 0o600 });
+   * ```
+   */
+  readonly certificateAuthority: CertificateAuthorityPem;
   /** Closes the listener and destroys every live connection; resolves when all are closed. */
   stop(): Promise<void>;
   /** Login and connection counts. */
   counters(): EmulatorCounters;
-  /** Zeroes the login counts and `connectionsOpened`. */
+  /** Zeroes the login counts, `distinctTokens` (forgetting the signatures) and `connectionsOpened`. */
   resetCounters(): void;
   /** Sets the clock offset (ms): the emulator's clock is `Date.now() + ms`. */
   setClockOffset(ms: number): void;
@@ -212,15 +256,23 @@ function emptyCounts(): {
   accepted: number;
   rejected: number;
   byReason: Map<RejectReason, number>;
+  signatures: Set<string>;
 } {
-  return { accepted: 0, rejected: 0, byReason: new Map() };
+  return { accepted: 0, rejected: 0, byReason: new Map(), signatures: new Set() };
+}
+
+/** The `X-Amz-Signature` of a token (which tells tokens apart), or the whole token without one. */
+function signatureOf(token: string): string {
+  const q = token.indexOf('?');
+  const signature = new URLSearchParams(q < 0 ? '' : token.slice(q + 1)).get('X-Amz-Signature');
+  return signature ? signature.toLowerCase() : token;
 }
 
 /**
  * Starts a local RDS IAM endpoint: a PostgreSQL or MySQL server on loopback that asks for an IAM
  * auth token as the password, verifies it exactly as RDS does (see {@link createVerifier}), then
  * logs in to the real `upstream` server as the same user and relays the session. TLS uses a
- * certificate from a CA generated at start (`caPem`).
+ * certificate from a CA generated at start (`caPem`), or from the `certificateAuthority` given.
  *
  * @example
  * ```ts
@@ -264,7 +316,16 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const names = [...(options.hostnames ?? [])];
   if (options.endpoint?.host) names.push(options.endpoint.host);
   if (!['0.0.0.0', '::'].includes(listenHost)) names.push(listenHost);
-  const ca = await createCertificateAuthority({ hostnames: names });
+  const ca = await createCertificateAuthority({
+    hostnames: names,
+    ...(options.certificateAuthority !== undefined
+      ? { certificateAuthority: options.certificateAuthority }
+      : {}),
+  });
+  const certificateAuthority: CertificateAuthorityPem = {
+    certPem: ca.caPem,
+    keyPem: ca.caKeyPem,
+  };
   const secureContext = tls.createSecureContext({ cert: ca.certPem, key: ca.keyPem });
 
   const clients = new Set<net.Socket>();
@@ -290,6 +351,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
 
   const now = (): number => Date.now() + clockOffset;
   let verifier: Verifier = createVerifier({ region, endpoint, credentials, now });
+  // The signature of each accepted verdict, until the front end reports it through onLogin.
+  const acceptedSignatures = new WeakMap<VerifyResult, string>();
 
   const verify = (token: string, user: string): VerifyResult => {
     if (rateLimit !== undefined) {
@@ -309,7 +372,9 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       injectedRejections--;
       return { ok: false, user, reason: 'injected', detail: 'rejected by rejectNextLogins()' };
     }
-    return verifier(token, user);
+    const result = verifier(token, user);
+    if (result.ok) acceptedSignatures.set(result, signatureOf(token));
+    return result;
   };
 
   const ctx: ConnectionContext = {
@@ -320,6 +385,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     onLogin(result) {
       if (result.ok) {
         counts.accepted++;
+        const signature = acceptedSignatures.get(result);
+        if (signature !== undefined) counts.signatures.add(signature);
       } else {
         counts.rejected++;
         counts.byReason.set(result.reason, (counts.byReason.get(result.reason) ?? 0) + 1);
@@ -374,6 +441,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     endpoint,
     region,
     caPem: ca.caPem,
+    certificateAuthority,
     stop,
     counters: () => ({
       accepted: counts.accepted,
@@ -381,6 +449,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       rejectedByReason: Object.fromEntries(counts.byReason),
       connectionsOpened,
       connectionsActive: clients.size,
+      distinctTokens: counts.signatures.size,
     }),
     resetCounters() {
       counts = emptyCounts();

@@ -14,6 +14,7 @@
 export {
   type CertificateAuthority,
   type CertificateAuthorityOptions,
+  type CertificateAuthorityPem,
   createCertificateAuthority,
 } from './certificate.js';
 export type { RejectReason, UpstreamTarget, VerifyResult } from './context.js';

@@ -124,6 +124,7 @@ describe('startEmulator', () => {
       rejectedByReason: {},
       connectionsOpened: 0,
       connectionsActive: 0,
+      distinctTokens: 0,
     });
     await Promise.all([emu.stop(), emu.stop()]);
     await emu.stop();

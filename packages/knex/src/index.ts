@@ -1,6 +1,6 @@
-import { RdsIamError } from '@rds-iam/core';
-import { type Mysql2IamOptions, mysql2IamConfig } from '@rds-iam/mysql2';
-import { type PgIamOptions, pgIamConfig } from '@rds-iam/pg';
+import { type IamConnector, RdsIamError } from '@rds-iam/core';
+import { type Mysql2IamOptions, mysql2IamSetup } from '@rds-iam/mysql2';
+import { type PgIamOptions, pgIamSetup } from '@rds-iam/pg';
 import type { Knex } from 'knex';
 
 /** `iamConnection()` options for knex's `pg` client: node-postgres's and rds-iam's. */
@@ -15,11 +15,24 @@ export interface KnexMysql2IamOptions extends Mysql2IamOptions {
 }
 
 /**
+ * What {@link iamConnection} returns: a knex connection provider. knex calls it once, on its first
+ * connection, and keeps the settings (there is no `expirationChecker`).
+ */
+export type IamKnexConnection<Settings> = () => Settings;
+
+/** Marks a knex client whose `acquireRawConnection` already goes through a connector. */
+const RETRYING = Symbol('rds-iam.retryingAcquire');
+
+/**
  * The `connection` for `knex({ client, connection })`, logging in with IAM auth tokens. Each new
  * physical connection knex's pool opens gets a fresh token through the driver's own hook (pg's
  * password function, mysql2's cleartext plugin), so there is no `expirationChecker`, no refresh that
- * destroys healthy idle connections, and nothing that goes stale in months of uptime. knex's pool
- * settings stay yours.
+ * destroys healthy idle connections, and nothing that goes stale in months of uptime. A login the
+ * server rejects (a token signed with revoked keys, say) is retried once with a fresh token inside
+ * the same pool acquire, so it costs no failed query. knex's pool settings stay yours.
+ *
+ * It is a connection provider (a function) rather than a settings object because knex calls a
+ * provider as a method of its client: that is how the retry reaches the pool's connection factory.
  *
  * @throws {RdsIamError} for bad options, before any network call.
  *
@@ -35,11 +48,15 @@ export interface KnexMysql2IamOptions extends Mysql2IamOptions {
  * });
  * ```
  */
-export function iamConnection(options: KnexPgIamOptions): Knex.PgConnectionConfig;
-export function iamConnection(options: KnexMysql2IamOptions): Knex.MySql2ConnectionConfig;
+export function iamConnection(
+  options: KnexPgIamOptions,
+): IamKnexConnection<Knex.PgConnectionConfig>;
+export function iamConnection(
+  options: KnexMysql2IamOptions,
+): IamKnexConnection<Knex.MySql2ConnectionConfig>;
 export function iamConnection(
   options: KnexPgIamOptions | KnexMysql2IamOptions,
-): Knex.PgConnectionConfig | Knex.MySql2ConnectionConfig {
+): IamKnexConnection<Knex.PgConnectionConfig | Knex.MySql2ConnectionConfig> {
   if (options === null || typeof options !== 'object') {
     throw new RdsIamError(
       'ERR_INVALID_OPTION',
@@ -48,7 +65,8 @@ export function iamConnection(
   }
   const { client = 'pg', ...rest } = options;
   if (client === 'mysql2') {
-    return mysql2IamConfig(rest as Mysql2IamOptions) as Knex.MySql2ConnectionConfig;
+    const { config, connector } = mysql2IamSetup(rest as Mysql2IamOptions);
+    return provider(config as Knex.MySql2ConnectionConfig, connector);
   }
   if (client === 'pg' || client === 'postgres' || client === 'postgresql') {
     // knex builds its connections from `require('pg').Client`, which NODE_PG_FORCE_NATIVE turns into
@@ -60,13 +78,44 @@ export function iamConnection(
       );
     }
     // knex creates its clients from its own `pg` import; the pinned Client is not needed there.
-    const { Client: _pinnedClient, ...config } = pgIamConfig(rest as PgIamOptions);
-    return config as Knex.PgConnectionConfig;
+    const {
+      config: { Client: _pinnedClient, ...config },
+      connector,
+    } = pgIamSetup(rest as PgIamOptions);
+    return provider(config as Knex.PgConnectionConfig, connector);
   }
   throw new RdsIamError(
     'ERR_INVALID_OPTION',
     `rds-iam: iamConnection() supports client 'pg' (default) and 'mysql2', got '${String(client)}'. Pass the same value as knex's own \`client\`.`,
   );
+}
+
+interface KnexClient {
+  acquireRawConnection?: () => Promise<unknown>;
+  [RETRYING]?: true;
+}
+
+/**
+ * knex calls the provider as `client.connectionConfigProvider()`, on the way into its pool's
+ * `create`: that first call routes the client's `acquireRawConnection` (the one place knex opens a
+ * physical connection) through the connector's retry, before the connection is opened.
+ */
+function provider<Settings extends object>(
+  settings: Settings,
+  connector: IamConnector,
+): IamKnexConnection<Settings> {
+  return function iamConnectionSettings(this: unknown): Settings {
+    const client = this as KnexClient | undefined;
+    if (client && typeof client.acquireRawConnection === 'function' && !client[RETRYING]) {
+      const acquire = client.acquireRawConnection;
+      client.acquireRawConnection = function (this: unknown) {
+        return connector.connect(() => acquire.call(this));
+      };
+      client[RETRYING] = true;
+    }
+    // A copy: knex may add to the settings it is given.
+    return { ...settings };
+  };
 }
 
 export type { Mysql2IamOptions, PgIamOptions };

@@ -13,7 +13,7 @@ describe('iamConnection', () => {
       database: 'app',
       application_name: 'svc',
       credentials,
-    });
+    })();
     expect(typeof connection.password).toBe('function');
     expect(connection).toMatchObject({
       host: HOST,
@@ -34,7 +34,7 @@ describe('iamConnection', () => {
       user: 'app',
       database: 'app',
       credentials,
-    });
+    })();
     expect(connection).toMatchObject({ host: HOST, port: 3306, user: 'app', database: 'app' });
     expect(typeof connection.authPlugins?.mysql_clear_password).toBe('function');
     expect(connection).not.toHaveProperty('password');

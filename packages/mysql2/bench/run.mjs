@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { createTokenProvider } from '@rds-iam/core';
 import mysql from 'mysql2/promise';
+import { compareLatency } from '../../../scripts/bench/latency.mjs';
 import { createPool } from '../dist/index.js';
 
 // The emulator is a sibling workspace package, not a dependency: load its build by path.
@@ -31,17 +32,6 @@ const UPSTREAM = {
 };
 const ENDPOINT = 'bench.cluster-c0ffee123456.us-east-1.rds.amazonaws.com';
 const USER = 'app';
-
-function stats(samples) {
-  const s = [...samples].sort((a, b) => a - b);
-  const pick = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
-  return {
-    mean: s.reduce((a, b) => a + b, 0) / s.length,
-    p50: pick(0.5),
-    p99: pick(0.99),
-    n: s.length,
-  };
-}
 
 // Every login goes upstream as UPSTREAM.user (no password): the token is checked for USER.
 const emulator = await startEmulator({
@@ -89,50 +79,17 @@ async function once(pool) {
   return elapsed;
 }
 
-for (let i = 0; i < WARMUP; i++) {
-  await once(iamPool);
-  await once(plainPool);
-}
-const iam = [];
-const plain = [];
-for (let i = 0; i < N; i++) {
-  // Alternate who goes first, so neither always follows the other's teardown.
-  if (i % 2 === 0) {
-    iam.push(await once(iamPool));
-    plain.push(await once(plainPool));
-  } else {
-    plain.push(await once(plainPool));
-    iam.push(await once(iamPool));
-  }
-}
+const title = `@rds-iam/mysql2 benchmark, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, mysql2 ${createRequire(import.meta.url)('mysql2/package.json').version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}); N=${N} each, interleaved`;
+await compareLatency({
+  title,
+  subject: { label: '@rds-iam/mysql2 createPool', once: () => once(iamPool) },
+  baseline: { label: 'mysql2 pool, fixed token', once: () => once(plainPool) },
+  n: N,
+  warmup: WARMUP,
+  ratioLabel: 'ratio (target <= 1.05)',
+});
 await Promise.all([iamPool.end(), plainPool.end()]);
 const logins = emulator.counters();
 await emulator.stop();
 
-const a = stats(iam);
-const b = stats(plain);
-const ms = (v) => `${v.toFixed(2)} ms`;
-console.log(
-  `@rds-iam/mysql2 benchmark, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, mysql2 ${createRequire(import.meta.url)('mysql2/package.json').version}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}); N=${N} each, interleaved`,
-);
-console.table([
-  {
-    'new connection (connect + SELECT 1)': '@rds-iam/mysql2 createPool',
-    mean: ms(a.mean),
-    p50: ms(a.p50),
-    p99: ms(a.p99),
-  },
-  {
-    'new connection (connect + SELECT 1)': 'mysql2 pool, fixed token',
-    mean: ms(b.mean),
-    p50: ms(b.p50),
-    p99: ms(b.p99),
-  },
-  {
-    'new connection (connect + SELECT 1)': 'ratio (target <= 1.05)',
-    mean: (a.mean / b.mean).toFixed(3),
-    p50: (a.p50 / b.p50).toFixed(3),
-    p99: (a.p99 / b.p99).toFixed(3),
-  },
-]);
 console.log(`emulator: ${logins.accepted} logins accepted, ${logins.rejected} rejected`);

@@ -54,8 +54,20 @@ function keepCode(err: unknown): unknown {
   return err;
 }
 
-/** @internal the options plus the connector that `createPool` needs for its retry. */
-export function buildMysql2Config(options: Mysql2IamOptions): {
+/**
+ * {@link mysql2IamConfig}'s options together with the connector behind them, for integrations that
+ * own the pool (knex, TypeORM): `connector.connect(open)` retries a rejected login once with a fresh
+ * token, and `connector.close()` lets go of the token cache.
+ *
+ * @throws {RdsIamError} for bad options, before any network call.
+ *
+ * @example
+ * ```ts
+ * const { config, connector } = mysql2IamSetup({ host: 'mydb.abc123.us-east-1.rds.amazonaws.com', user: 'app' });
+ * const connection = await connector.connect(() => mysql.createConnection(config));
+ * ```
+ */
+export function mysql2IamSetup(options: Mysql2IamOptions): {
   config: Mysql2IamPoolOptions;
   connector: IamConnector;
 } {
@@ -135,5 +147,5 @@ export function buildMysql2Config(options: Mysql2IamOptions): {
  * ```
  */
 export function mysql2IamConfig(options: Mysql2IamOptions): Mysql2IamPoolOptions {
-  return buildMysql2Config(options).config;
+  return mysql2IamSetup(options).config;
 }

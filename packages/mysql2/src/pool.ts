@@ -1,6 +1,6 @@
 import type { IamConnector } from '@rds-iam/core';
 import mysql from 'mysql2/promise';
-import { buildMysql2Config, type Mysql2IamOptions } from './config.js';
+import { type Mysql2IamOptions, mysql2IamSetup } from './config.js';
 
 /**
  * Makes the pool's connect paths retry once with a fresh token after the server rejects a login.
@@ -32,7 +32,7 @@ function withRetry(pool: mysql.Pool, connector: IamConnector): mysql.Pool {
  * ```
  */
 export function createPool(options: Mysql2IamOptions): mysql.Pool {
-  const { config, connector } = buildMysql2Config(options);
+  const { config, connector } = mysql2IamSetup(options);
   return withRetry(mysql.createPool(config), connector);
 }
 
@@ -46,7 +46,7 @@ export function createPool(options: Mysql2IamOptions): mysql.Pool {
  * ```
  */
 export function createConnection(options: Mysql2IamOptions): Promise<mysql.Connection> {
-  const { config, connector } = buildMysql2Config(options);
+  const { config, connector } = mysql2IamSetup(options);
   return connector
     .connect(() => mysql.createConnection(config))
     .then((connection) => {

@@ -48,8 +48,24 @@ export function pureJsClient(): typeof pg.Client {
   return createRequire(import.meta.url)('pg/lib/client.js') as typeof pg.Client;
 }
 
-/** @internal the config plus the connector that `createPool` needs for its retry. */
-export function buildPgConfig(options: PgIamOptions): {
+/**
+ * {@link pgIamConfig}'s config together with the connector behind it, for integrations that own
+ * the pool (knex): `connector.connect(open)` retries a rejected login once with a fresh token, and
+ * `connector.close()` lets go of the token cache.
+ *
+ * @throws {RdsIamError} for bad options, before any network call.
+ *
+ * @example
+ * ```ts
+ * const { config, connector } = pgIamSetup({ host: 'mydb.abc123.us-east-1.rds.amazonaws.com', user: 'app' });
+ * const client = await connector.connect(async () => {
+ *   const c = new config.Client(config);
+ *   await c.connect();
+ *   return c;
+ * });
+ * ```
+ */
+export function pgIamSetup(options: PgIamOptions): {
   config: PgIamPoolConfig;
   connector: IamConnector;
 } {
@@ -124,5 +140,5 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
  * ```
  */
 export function pgIamConfig(options: PgIamOptions): PgIamPoolConfig {
-  return buildPgConfig(options).config;
+  return pgIamSetup(options).config;
 }

@@ -2,7 +2,9 @@ export {
   type PgIamOptions,
   type PgIamPoolConfig,
   pgIamConfig,
+  pgIamSetup,
   pureJsClient,
 } from './config.js';
 export { parseConnectionString } from './connection-string.js';
+export { type PgIamDriver, type PoolConnectCallback, pgIamDriver } from './driver.js';
 export { createClient, createPool, IamPool } from './pool.js';

@@ -1,12 +1,7 @@
 import type { IamConnector } from '@rds-iam/core';
 import pg from 'pg';
-import { buildPgConfig, type PgIamOptions } from './config.js';
-
-type ConnectCallback = (
-  err: Error | undefined,
-  client: pg.PoolClient | undefined,
-  done: (release?: unknown) => void,
-) => void;
+import { type PgIamOptions, pgIamSetup } from './config.js';
+import { connectThrough, type PoolConnectCallback } from './driver.js';
 
 /**
  * A `pg.Pool` whose new connections log in with IAM. A connection the server rejects (a token it
@@ -16,7 +11,7 @@ export class IamPool extends pg.Pool {
   readonly #connector: IamConnector;
 
   constructor(options: PgIamOptions) {
-    const { config, connector } = buildPgConfig(options);
+    const { config, connector } = pgIamSetup(options);
     super(config);
     this.#connector = connector;
     // An idle client whose server went away emits 'error' on the pool; without a listener Node would
@@ -34,15 +29,9 @@ export class IamPool extends pg.Pool {
   }
 
   override connect(): Promise<pg.PoolClient>;
-  override connect(callback: ConnectCallback): void;
-  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
-    const connecting = this.#connector.connect(() => super.connect());
-    if (!callback) return connecting;
-    connecting.then(
-      (client) => callback(undefined, client, (release) => client.release(release as Error)),
-      (err: Error) => callback(err, undefined, () => {}),
-    );
-    return undefined;
+  override connect(callback: PoolConnectCallback): void;
+  override connect(callback?: PoolConnectCallback): Promise<pg.PoolClient> | undefined {
+    return connectThrough(this.#connector, () => super.connect(), callback);
   }
 }
 
@@ -76,7 +65,7 @@ export function createPool(options: PgIamOptions): IamPool {
  * ```
  */
 export function createClient(options: PgIamOptions): pg.Client {
-  const { config, connector } = buildPgConfig(options);
+  const { config, connector } = pgIamSetup(options);
   const { Client, ...clientConfig } = config;
   const client = new Client(clientConfig);
   client.once('end', () => connector.close());

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { type PeerCertificate, checkServerIdentity as tlsCheckServerIdentity } from 'node:tls';
 import type { PrismaMariaDb } from '@prisma/adapter-mariadb';
 import {
@@ -13,7 +12,7 @@ import {
   redact,
   splitIamOptions,
 } from '@rds-iam/core';
-import { loadPeer } from './peer.js';
+import { loadPeer, loadPeerDependency } from './peer.js';
 
 /** The pool settings `new PrismaMariaDb(config)` takes: the mariadb connector's `PoolConfig`. */
 export type MariaDbPoolConfig = Exclude<
@@ -95,11 +94,7 @@ let mariadbModule: MariaDbModule | undefined;
  * pool behaves exactly as the adapter's own would. Resolved from the adapter's location, not ours.
  */
 function loadMariaDb(): MariaDbModule {
-  if (!mariadbModule) {
-    const require = createRequire(import.meta.url);
-    const adapterEntry = require.resolve('@prisma/adapter-mariadb');
-    mariadbModule = createRequire(adapterEntry)('mariadb') as MariaDbModule;
-  }
+  mariadbModule ??= loadPeerDependency<MariaDbModule>('@prisma/adapter-mariadb', 'mariadb');
   return mariadbModule;
 }
 

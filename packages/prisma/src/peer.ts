@@ -38,3 +38,11 @@ export function loadPeer<T>(name: string, engine: 'pg' | 'mysql'): T {
   }
   return require(entry) as T;
 }
+
+/**
+ * A dependency as `name` itself resolves it (its own copy, where the package manager gave it one),
+ * for objects that must pass `name`'s `instanceof` checks.
+ */
+export function loadPeerDependency<T>(name: string, dependency: string): T {
+  return createRequire(require.resolve(name))(dependency) as T;
+}

@@ -1,6 +1,6 @@
 import type { PrismaPg } from '@prisma/adapter-pg';
-import { type PgIamOptions, pgIamConfig } from '@rds-iam/pg';
-import { loadPeer } from './peer.js';
+import { type PgIamOptions, pgIamDriver } from '@rds-iam/pg';
+import { loadPeer, loadPeerDependency } from './peer.js';
 
 /** The second argument of `new PrismaPg(config, options)`: `schema`, `onPoolError`, ... */
 export type PrismaPgAdapterOptions = NonNullable<ConstructorParameters<typeof PrismaPg>[1]>;
@@ -17,15 +17,15 @@ export type IamPrismaPgOptions = PgIamOptions;
  * A Prisma 7 driver adapter for PostgreSQL (RDS, Aurora, RDS Proxy) whose every new physical
  * connection logs in with a fresh IAM auth token, over TLS verified against the RDS CAs.
  *
- * Built on `pgIamConfig()` from `@rds-iam/pg`: the adapter gets a pool *config*, not a pool, so
- * `@prisma/adapter-pg` creates its `pg.Pool` from its own copy of `pg` (a `pg.Pool` from another copy
- * fails the adapter's `instanceof` check and crashes it). The config keeps the async `password`
- * function (called for each new connection, so nothing goes stale), the verify-full `ssl` options and
- * the pure-JS `Client` (pg-native would turn the password function into text); `PrismaPg` passes
- * all three through to `new pg.Pool(config)`, also for the shadow database of `prisma migrate dev`.
- *
- * A token the server rejects is dropped from inside the handshake, so the next connection mints a new
- * one; the query that hit the rejection fails (Prisma does not retry it).
+ * Built on `pgIamDriver()` from `@rds-iam/pg`, over the adapter's own copy of `pg`: the adapter gets
+ * a pool that is an `instanceof` its `pg.Pool` (a pool from another copy fails that check and the
+ * adapter would treat it as a config), and whose `connect()` retries a login the server rejected
+ * once, with a fresh token, so the query waiting for that connection runs. The pool's options keep
+ * the async `password` function (called for each new connection, so nothing goes stale), the
+ * verify-full `ssl` options and the pure-JS `Client` (pg-native would turn the password function
+ * into text); the adapter reuses them for a pool of its own after `$disconnect()` and for the shadow
+ * database of `prisma migrate dev`. The pool is the adapter's to end (`disposeExternalPool: true`,
+ * unless you pass `false`).
  *
  * @param options the pool and IAM options.
  * @param adapterOptions `PrismaPg`'s own options (`schema`, `onPoolError`, `onConnectionError`, ...).
@@ -50,8 +50,13 @@ export function iamPrismaPg(
   options: IamPrismaPgOptions,
   adapterOptions?: PrismaPgAdapterOptions,
 ): PrismaPg {
-  const config = pgIamConfig(options);
   const { PrismaPg } = loadPeer<typeof import('@prisma/adapter-pg')>('@prisma/adapter-pg', 'pg');
-  // `PrismaPg` declares its parameter with its own copy of @types/pg; the config is a plain object.
-  return new PrismaPg(config as ConstructorParameters<typeof PrismaPg>[0], adapterOptions);
+  const adapterPg = loadPeerDependency<typeof import('pg')>('@prisma/adapter-pg', 'pg');
+  const { config, driver } = pgIamDriver(options, adapterPg);
+  const pool = new driver.Pool(config);
+  // `PrismaPg` declares its parameter with its own copy of @types/pg.
+  return new PrismaPg(pool as unknown as ConstructorParameters<typeof PrismaPg>[0], {
+    disposeExternalPool: true,
+    ...adapterOptions,
+  });
 }

@@ -1,12 +1,11 @@
-import { createRequire } from 'node:module';
 import {
   type IAM_OPTION_KEYS,
   parseDatabaseUrl,
   RdsIamError,
   splitIamOptions,
 } from '@rds-iam/core';
-import { type Mysql2IamOptions, mysql2IamConfig } from '@rds-iam/mysql2';
-import { type PgIamOptions, pgIamConfig } from '@rds-iam/pg';
+import { type Mysql2IamOptions, mysql2IamDriver } from '@rds-iam/mysql2';
+import { type PgIamOptions, pgIamDriver } from '@rds-iam/pg';
 import type { DataSourceOptions } from 'typeorm';
 
 /** TypeORM's options for `type: 'postgres'`, taken from the root export so they track its version. */
@@ -26,21 +25,12 @@ export type MysqlIamDataSourceOptions = Omit<MysqlConnectionOptions, 'password' 
   IamOptions & { ssl?: Mysql2IamOptions['ssl'] };
 
 /**
- * The `pg` module TypeORM should use: the pure-JS one. TypeORM switches to pg-native by itself when
- * that is installed, and pg-native would send a password function's source text as the password.
- */
-function pureJsPg(): unknown {
-  const pg = createRequire(import.meta.url)('pg') as object;
-  const driver = Object.create(pg) as Record<string, unknown>;
-  Object.defineProperty(driver, 'native', { value: null });
-  return driver;
-}
-
-/**
  * TypeORM `DataSource` options that log in with IAM auth tokens: spread your options in, get options
  * out for `new DataSource(...)`. PostgreSQL gets a password function and the pure-JS pg driver;
  * MySQL and MariaDB get mysql2's cleartext plugin in `extra` (your own `extra` settings are kept).
- * TLS is verified against the RDS CAs unless you pass `ssl`.
+ * Both get a `driver` whose pools retry a login the server rejected once, with a fresh token, so a
+ * revoked or rotated token costs no failed query. TLS is verified against the RDS CAs unless you
+ * pass `ssl`.
  *
  * @throws {RdsIamError} for bad options, before any network call.
  *
@@ -132,13 +122,9 @@ export function iamDataSourceOptions(
   }
   if (type === 'postgres') {
     const {
-      Client,
-      password,
-      ssl: tls,
-      host: h,
-      port: p,
-      user,
-    } = pgIamConfig({ ...iam, ...target, ssl: ssl ?? urlSsl });
+      config: { Client, password, ssl: tls, host: h, port: p, user },
+      driver,
+    } = pgIamDriver({ ...iam, ...target, ssl: ssl ?? urlSsl });
     return {
       ...rest,
       type: 'postgres',
@@ -148,19 +134,17 @@ export function iamDataSourceOptions(
       database: target.database,
       password,
       ssl: tls,
-      driver: pureJsPg(),
+      // pg with a Pool that retries a rejected login once, and without pg-native.
+      driver,
       // pg-pool takes its client class from the pool options, which TypeORM builds from `extra`.
       extra: { ...extra, Client },
     } as PostgresConnectionOptions;
   }
   if (type === 'mysql' || type === 'mariadb') {
     const {
-      authPlugins,
-      ssl: tls,
-      host: h,
-      port: p,
-      user,
-    } = mysql2IamConfig({
+      config: { authPlugins, ssl: tls, host: h, port: p, user },
+      driver,
+    } = mysql2IamDriver({
       ...iam,
       ...target,
       ssl: ssl as Mysql2IamOptions['ssl'],
@@ -174,7 +158,8 @@ export function iamDataSourceOptions(
       username: user,
       database: target.database,
       ...(tls ? { ssl: tls } : {}),
-      connectorPackage: 'mysql2',
+      // mysql2 whose pools retry a rejected login once.
+      driver,
       extra: { ...extra, authPlugins: { ...extraPlugins, ...authPlugins } },
     } as MysqlConnectionOptions;
   }

@@ -48,8 +48,11 @@ describe('iamDataSourceOptions', () => {
         type,
         port: 3306,
         username: 'app',
-        connectorPackage: 'mysql2',
       });
+      // mysql2's callback module, with a createPool whose pools retry a rejected login once.
+      const driver = options.driver as { createPool: unknown; createConnection: unknown };
+      expect(typeof driver.createPool).toBe('function');
+      expect(typeof driver.createConnection).toBe('function');
       const extra = options.extra as {
         connectionLimit: number;
         authPlugins: Record<string, unknown>;

@@ -18,11 +18,13 @@ import {
   createConnection as mysql2CreateConnection,
   createPool as mysql2CreatePool,
   mysql2IamConfig,
+  mysql2IamDriver,
 } from '@rds-iam/mysql2';
 import {
   createClient as pgCreateClient,
   createPool as pgCreatePool,
   pgIamConfig,
+  pgIamDriver,
 } from '@rds-iam/pg';
 import { iamDatabaseUrl, iamPrismaMariaDb, iamPrismaPg } from '@rds-iam/prisma';
 import { iamDataSourceOptions } from '@rds-iam/typeorm';
@@ -487,7 +489,19 @@ const cases: BadInputCase[] = [
     code: 'ERR_INVALID_USER',
     fix: /`user` is missing\. Set it/,
   },
+  {
+    name: 'pg: pgIamDriver (for TypeORM-style pools) with a password',
+    run: () => pgIamDriver({ host: RDS_HOST, user: 'app', password: 'hunter2', sign } as never),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /Remove `password`/,
+  },
   // ---- mysql2 ----
+  {
+    name: 'mysql2: mysql2IamDriver (for TypeORM-style pools) without a user',
+    run: () => mysql2IamDriver({ host: RDS_HOST, sign } as never),
+    code: 'ERR_INVALID_USER',
+    fix: /database user/,
+  },
   {
     name: 'mysql2: password next to IAM',
     run: () => mysql2IamConfig({ host: RDS_HOST, user: 'app', password: 'hunter2', sign } as never),

@@ -1,0 +1,59 @@
+import { createRequire } from 'node:module';
+import type { Pool, PoolConnection, PoolOptions } from 'mysql2';
+import { type Mysql2IamOptions, type Mysql2IamPoolOptions, mysql2IamSetup } from './config.js';
+
+type GetConnectionCallback = (
+  err: NodeJS.ErrnoException | null,
+  connection: PoolConnection,
+) => void;
+
+/** mysql2's callback module as {@link mysql2IamDriver} hands it out. */
+export type Mysql2IamDriver = typeof import('mysql2');
+
+/**
+ * mysql2's callback module for code that builds its own pools from it (TypeORM's `driver` option):
+ * pools made by its `createPool` retry a rejected login once with a fresh token, in
+ * `getConnection()` and so in `query()`, as {@link createPool}'s do. Pass `config` to that pool; the
+ * module and the config belong together.
+ *
+ * @throws {RdsIamError} for bad options, before any network call.
+ *
+ * @example
+ * ```ts
+ * import { mysql2IamDriver } from '@rds-iam/mysql2';
+ *
+ * const { driver, config } = mysql2IamDriver({ host: 'mydb.abc123.us-east-1.rds.amazonaws.com', user: 'app' });
+ * const pool = driver.createPool(config);
+ * ```
+ */
+export function mysql2IamDriver(options: Mysql2IamOptions): {
+  config: Mysql2IamPoolOptions;
+  driver: Mysql2IamDriver;
+} {
+  const { config, connector } = mysql2IamSetup(options);
+  // The callback API, loaded as TypeORM loads it (mysql2's CommonJS entry).
+  const mysql = createRequire(import.meta.url)('mysql2') as Mysql2IamDriver;
+  function createPool(poolOptions: PoolOptions): Pool {
+    const pool = mysql.createPool(poolOptions);
+    const getConnection = pool.getConnection.bind(pool);
+    // mysql2's own query()/execute() call this.getConnection, so they are covered too.
+    pool.getConnection = (callback: GetConnectionCallback) => {
+      connector
+        .connect(
+          () =>
+            new Promise<PoolConnection>((resolve, reject) =>
+              getConnection((err, connection) => (err ? reject(err) : resolve(connection))),
+            ),
+        )
+        .then(
+          (connection) => callback(null, connection),
+          (err: NodeJS.ErrnoException) => callback(err, undefined as unknown as PoolConnection),
+        );
+    };
+    return pool;
+  }
+  const driver = Object.create(mysql, {
+    createPool: { value: createPool, enumerable: true },
+  }) as Mysql2IamDriver;
+  return { config, driver };
+}
