@@ -121,6 +121,9 @@ export function runProcess(
       clearTimeout(timer);
       done({ code, signal, stdout, stderr });
     });
+    // A child that exits without reading its stdin makes this write fail with EPIPE; unhandled, that
+    // would be an uncaught error in the test process although the test itself passed.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
 }
