@@ -66,7 +66,6 @@ function rejectsCredentials(value: object): boolean {
   return read(value, 'kind') === 'AuthenticationFailed';
 }
 
-/** The errors `value` carries inside it. */
 // MySQL's ER_SECURE_TRANSPORT_REQUIRED: "Connections using insecure transport are prohibited while
 // --require_secure_transport=ON." (SQLSTATE 08004).
 const MYSQL_SECURE_TRANSPORT_ERRNO = 3159;
@@ -119,6 +118,7 @@ function someWrapped(err: unknown, test: (value: object) => boolean): boolean {
   return false;
 }
 
+/** The errors `value` carries inside it. */
 function wrapped(value: object): unknown[] {
   const inner = [read(value, 'cause'), read(value, 'driverError')];
   const meta = read(value, 'meta');
