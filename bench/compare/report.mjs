@@ -39,6 +39,15 @@ function distinctText(r) {
   return d === undefined ? 'n/a' : String(d);
 }
 
+/** "one simulated hour", or however long the churn settings made it. */
+function churnSpan(settings) {
+  const minutes = (settings.churnSteps * settings.churnStepS) / 60;
+  if (minutes === 60) return 'one simulated hour';
+  return minutes % 60 === 0
+    ? `${minutes / 60} simulated hours`
+    : `${Math.round(minutes)} simulated minutes`;
+}
+
 function latencyRows(results) {
   const rows = [];
   for (const e of results.engines) {
@@ -125,9 +134,9 @@ const CHURN_HEAD = [
   'engine',
   'variant',
   'connected',
-  'token mints / h',
+  'token mints',
   'distinct tokens (server)',
-  'credential requests / h',
+  'credential requests',
   'logins rejected',
 ];
 
@@ -191,7 +200,7 @@ function reading(results) {
     );
     const c = e.churn;
     lines.push(
-      `- **${e.engine}, one simulated hour of churn**: rds-iam ${mintsText('rds-iam', c['rds-iam'])} mints, ` +
+      `- **${e.engine}, ${churnSpan(results.settings)} of churn**: rds-iam ${mintsText('rds-iam', c['rds-iam'])} mints, ` +
         `${c['rds-iam'].credentialRequests} credential request(s), ${c['rds-iam'].failed} failed connection(s); ` +
         `wrapper ${mintsText('wrapper', c.wrapper)} mints, ${c.wrapper.credentialRequests} credential request(s), ` +
         `${c.wrapper.failed} failed, ${rejectedText(c.wrapper.logins)} rejected login(s); ` +
@@ -283,7 +292,7 @@ Three ways for a Node.js app to open a new physical connection with an IAM auth 
   (a pool sized to fit, \`Promise.all\` of connect + \`SELECT 1\`; clients for the wrapper), counting
   requests to the credentials endpoint, token mints and the time until all had run \`SELECT 1\`
   (module loading excluded).${capped.length ? ` The storm was capped below ${s.storm} for ${capped.map((e) => `${e.engine} (max_connections ${e.maxConnections})`).join(', ')}: every emulated login opens an upstream connection and other work shares the server.` : ''}
-- **3. Churn**: one connection opened and closed every ${s.churnStepS} s for a simulated hour
+- **3. Churn**: one connection opened and closed every ${s.churnStepS} s for ${churnSpan(s).replace('one ', 'a ')}
   (${s.churnSteps} connections) in a fresh process whose global \`Date\` (constructor, \`Date()\`,
   \`Date.now\`) is replaced before the libraries are imported by the real clock plus an offset that
   moves ${s.churnStepS} s per step; the emulator's clock is moved to the same offset

@@ -23,6 +23,27 @@
  * @property {string} [fixedToken] the floor's password
  */
 
+/**
+ * rds-iam's options for either driver (the emulator's address, the RDS endpoint tokens are signed
+ * for, its CA) and a count of the tokens it mints, read from its `minted` events.
+ */
+function rdsIamOptions(t) {
+  let minted = 0;
+  const options = {
+    host: t.host,
+    port: t.port,
+    user: t.user,
+    signingHost: t.endpointHost,
+    signingPort: t.endpointPort,
+    region: t.region,
+    ssl: { ca: t.caPem },
+    onEvent: (e) => {
+      if (e.type === 'minted') minted++;
+    },
+  };
+  return { options, mints: () => minted };
+}
+
 /** A pg pool as a variant: a new physical connection per sample, destroyed when closed. */
 function pgPoolVariant(pool, mints) {
   pool.on('error', () => {});
@@ -95,23 +116,10 @@ const variants = {
   postgres: {
     async 'rds-iam'(t, { max }) {
       const { createPool } = await import('@rds-iam/pg');
-      let minted = 0;
-      const pool = createPool({
-        host: t.host,
-        port: t.port,
-        user: t.user,
-        database: t.database,
-        max,
-        signingHost: t.endpointHost,
-        signingPort: t.endpointPort,
-        region: t.region,
-        // verify-full against this CA; the expected name is the signing host (rds-iam's default).
-        ssl: { ca: t.caPem },
-        onEvent: (e) => {
-          if (e.type === 'minted') minted++;
-        },
-      });
-      return pgPoolVariant(pool, () => minted);
+      const { options, mints } = rdsIamOptions(t);
+      // verify-full against this CA; the expected name is the signing host (rds-iam's default).
+      const pool = createPool({ ...options, database: t.database, max });
+      return pgPoolVariant(pool, mints);
     },
 
     async wrapper(t) {
@@ -151,22 +159,10 @@ const variants = {
   mysql: {
     async 'rds-iam'(t, { max }) {
       const { createPool } = await import('@rds-iam/mysql2');
-      let minted = 0;
-      const pool = createPool({
-        host: t.host,
-        port: t.port,
-        user: t.user,
-        connectionLimit: max,
-        signingHost: t.endpointHost,
-        signingPort: t.endpointPort,
-        region: t.region,
-        // CA verified by mysql2; the signing host's name checked by rds-iam before the token is sent.
-        ssl: { ca: t.caPem },
-        onEvent: (e) => {
-          if (e.type === 'minted') minted++;
-        },
-      });
-      return mysqlPoolVariant(pool, () => minted);
+      const { options, mints } = rdsIamOptions(t);
+      // CA verified by mysql2; the signing host's name checked by rds-iam before the token is sent.
+      const pool = createPool({ ...options, connectionLimit: max });
+      return mysqlPoolVariant(pool, mints);
     },
 
     async wrapper(t) {
