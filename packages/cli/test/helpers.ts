@@ -45,7 +45,10 @@ const isolation = mkdtempSync(join(tmpdir(), 'rds-iam-cli-test-'));
 const scratch: string[] = [isolation];
 /** Removes this test file's scratch directories; every test file calls it in `afterAll`. */
 export function removeScratch(): void {
-  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+  // Retries: a client the test ran may still be removing its own files in there.
+  for (const dir of scratch.splice(0)) {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  }
 }
 
 /**

@@ -183,6 +183,10 @@ describe('policy --instance / --cluster, against a loopback RDS API stand-in', (
   beforeAll(async () => {
     server = createServer((req, res) => {
       let body = '';
+      // The CLI is a child process that may exit with a request of its own still open; a reset
+      // socket must not become an uncaught error in this test process.
+      req.on('error', () => {});
+      res.on('error', () => {});
       req.setEncoding('utf8');
       req.on('data', (d: string) => {
         body += d;
@@ -211,7 +215,11 @@ describe('policy --instance / --cluster, against a loopback RDS API stand-in', (
     await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterAll(() => new Promise<void>((done) => server.close(() => done())));
+  afterAll(() => {
+    const closed = new Promise<void>((done) => server.close(() => done()));
+    server.closeAllConnections();
+    return closed;
+  });
 
   const env = cleanEnv({ ...DEMO_ENV, AWS_REGION: 'eu-west-1' });
 
