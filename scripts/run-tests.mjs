@@ -77,8 +77,11 @@ for (const dir of dirs) {
     continue;
   }
   const r = JSON.parse(readFileSync(report, 'utf8'));
-  if (!r.success || r.numFailedTestSuites > 0)
-    failedSuites.push(`${pkg.name} (${r.numFailedTestSuites} failed suites)`);
+  // Every test passed, yet the package failed: a hook, a file that did not load, an unhandled error.
+  if (r.numFailedTests === 0 && (failedTasks.has(pkg.name) || r.numFailedTestSuites > 0)) {
+    const why = r.numFailedTestSuites > 0 ? `${r.numFailedTestSuites} failed suites` : 'errors';
+    failedSuites.push(`${pkg.name} (${why}: see above)`);
+  }
   passed += r.numPassedTests;
   failed += r.numFailedTests;
   skipped += r.numPendingTests + r.numTodoTests;
