@@ -299,15 +299,17 @@ async function soak(integration: Integration, index: number): Promise<SoakResult
   /**
    * Waits until client and emulator agree again: after a kill or the restart, every dead connection
    * is seen closed on both sides; before the clock moves, no login is in flight (a login that began
-   * before a 5-minute jump would carry a token from before it). An on-demand pool has nothing open
-   * after a kill and nothing in flight once its queries answered. A pool that opens connections in
-   * the background (mariadb's) is quiet when every connection the emulator holds is one the pool
-   * counts as live (none mid-login, none dead and unnoticed) and no new one was opened since the
-   * previous look: the pool decides to open one the moment a connection is released or created, so
-   * one poll interval without a new one means it decided not to.
+   * before a 5-minute jump would carry a token from before it, and one that is in flight during a
+   * kill survives it). An on-demand pool has nothing open after a kill; once its queries answered,
+   * it is quiet when every connection the emulator holds is one the pool counts as live: tarn (knex)
+   * can still be opening one for an acquire that a released connection served instead. A pool that
+   * opens connections in the background (mariadb's) must also have opened no new one since the
+   * previous look: it decides to open one the moment a connection is released or created, so one
+   * poll interval without a new one means it decided not to.
    */
   const settle = async (why: string, afterKill: boolean): Promise<void> => {
     const emulator = iam.emulator;
+    const agreeing = `${why}: ${integration.name} and the emulator to agree`;
     if (integration.replenishes) {
       let previous = -1;
       await waitFor(() => {
@@ -316,10 +318,16 @@ async function soak(integration: Integration, index: number): Promise<SoakResult
         const stable = quiet && c.connectionsOpened === previous;
         previous = quiet ? c.connectionsOpened : -1;
         return stable;
-      }, `${why}: ${integration.name} and the emulator to agree`);
+      }, agreeing);
       return;
     }
-    if (!afterKill) return;
+    if (!afterKill) {
+      await waitFor(
+        () => emulator.counters().connectionsActive === target.liveConnections(),
+        agreeing,
+      );
+      return;
+    }
     await waitFor(() => emulator.counters().connectionsActive === 0, `${why}: emulator side`);
     await waitFor(() => target.liveConnections() === 0, `${why}: ${integration.name} side`);
   };
