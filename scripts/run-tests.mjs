@@ -25,10 +25,17 @@ const child = spawn(
   { cwd: root, stdio: ['inherit', 'pipe', 'inherit'] },
 );
 /** Each turbo task's output lines ("@rds-iam/cli:test: ..."), prefix removed. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: strips terminal colours
+const plain = (line) => line.replace(/\u001b\[[0-9;]*m/g, '');
 const taskLines = new Map();
 const failedTasks = new Set();
 let pending = '';
-const keep = (line) => {
+const keep = (raw) => {
+  const line = plain(raw);
+  // turbo names a failed task twice: "<pkg>#test: ERROR command ... exited (1)" when it ends, and
+  // in the closing "Failed:" list.
+  const errored = /^(@[\w-]+\/[\w.-]+)#test:\s+ERROR\b/.exec(line);
+  if (errored) failedTasks.add(errored[1]);
   if (/^\s*Failed:\s/.test(line))
     for (const m of line.matchAll(/(@[\w-]+\/[\w.-]+)#test/g)) failedTasks.add(m[1]);
   const m = /^(@[\w-]+\/[\w.-]+):test: ?(.*)$/.exec(line);
@@ -47,14 +54,11 @@ child.stdout.setEncoding('utf8').on('data', (chunk) => {
 const status = await new Promise((done) => child.once('close', (code) => done(code ?? 1)));
 if (pending) keep(pending);
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: strips terminal colours
-const plain = (line) => line.replace(/\u001b\[[0-9;]*m/g, '');
 /** Vitest's error sections ("Failed Suites", "Unhandled Errors", ...) from a task's output. */
 function errorSections(lines) {
   const out = [];
   let inside = false;
-  for (const raw of lines) {
-    const line = plain(raw);
+  for (const line of lines) {
     if (/⎯{3,} (Failed Suites|Failed Tests|Unhandled Errors?|Unhandled Rejection)/.test(line))
       inside = true;
     else if (/^\s*Test Files\s/.test(line)) inside = false;
@@ -92,7 +96,7 @@ for (const task of failedTasks) {
   console.log(
     `\n--- ${task} failed; ${sections.length ? 'its error sections' : 'its last lines'} ---`,
   );
-  for (const line of sections.length ? sections : lines.slice(-30).map(plain)) console.log(line);
+  for (const line of sections.length ? sections : lines.slice(-30)) console.log(line);
 }
 if (missing.length) console.log(`no test report from: ${missing.join(', ')}`);
 if (failedSuites.length) console.log(`failed outside tests: ${failedSuites.join(', ')}`);
