@@ -77,6 +77,16 @@ describe.runIf(hasDatabase('mysql'))(
     const disconnect = async (client: Client): Promise<void> => {
       clients.splice(clients.indexOf(client), 1);
       await client.$disconnect();
+      // The connector lets a connection it was opening when its pool ended finish, then closes it
+      // (mariadb lib/pool.js): wait until the shared emulator holds no connection and opened none
+      // since the previous look, so the next test's counters hold its own logins only.
+      let opened = -1;
+      await waitFor(() => {
+        const c = iam.emulator.counters();
+        const quiet = c.connectionsActive === 0 && c.connectionsOpened === opened;
+        opened = c.connectionsOpened;
+        return quiet;
+      });
     };
 
     beforeAll(async () => {
