@@ -193,15 +193,42 @@ export function eventLog(): {
 
 /** Polls `check` until it holds (real time; nothing here depends on how fast the machine is). */
 export async function waitFor(
-  check: () => boolean,
+  check: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * Waits until `emulator` holds exactly the `live()` connections its client counts (none mid-login,
+ * none dead and unnoticed) and opened no new one since the previous look. A pool that opens
+ * connections by itself (mariadb's, also while it ends) decides to open one the moment a
+ * connection is released, created or closed, so one poll interval without a new one means it
+ * decided not to.
+ */
+export function waitForQuietEmulator(
+  emulator: IamEndpoint['emulator'],
+  live: () => number,
+  what: string,
+  timeoutMs?: number,
+): Promise<void> {
+  let previous = -1;
+  return waitFor(
+    () => {
+      const c = emulator.counters();
+      const quiet = c.connectionsActive === live();
+      const stable = quiet && c.connectionsOpened === previous;
+      previous = quiet ? c.connectionsOpened : -1;
+      return stable;
+    },
+    what,
+    timeoutMs,
+  );
 }
 
 /**

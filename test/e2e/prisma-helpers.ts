@@ -143,15 +143,6 @@ export function eventCounter(): {
   };
 }
 
-/** Waits until `check()` is true, polling every 10 ms, for at most `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5_000) {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /**
  * The RdsIamError code of an error, also as Prisma reports it: the client re-throws an error the
  * adapter raised as a `PrismaClientKnownRequestError` with the same `code` and message.

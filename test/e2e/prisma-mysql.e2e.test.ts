@@ -13,6 +13,7 @@ import {
   type IamUser,
   startIamEndpoint,
 } from '../harness/index.js';
+import { waitFor, waitForQuietEmulator } from './driver-support.js';
 import { exampleTests } from './prisma-example-tests.js';
 import {
   createTables,
@@ -25,7 +26,6 @@ import {
   iamOptions,
   MINUTE,
   rdsIamCode,
-  waitFor,
 } from './prisma-helpers.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the generated client exists only after `prisma generate` (beforeAll), so it cannot be typed statically here.
@@ -78,15 +78,13 @@ describe.runIf(hasDatabase('mysql'))(
       clients.splice(clients.indexOf(client), 1);
       await client.$disconnect();
       // The connector lets a connection it was opening when its pool ended finish, then closes it
-      // (mariadb lib/pool.js): wait until the shared emulator holds no connection and opened none
-      // since the previous look, so the next test's counters hold its own logins only.
-      let opened = -1;
-      await waitFor(() => {
-        const c = iam.emulator.counters();
-        const quiet = c.connectionsActive === 0 && c.connectionsOpened === opened;
-        opened = c.connectionsOpened;
-        return quiet;
-      });
+      // (mariadb lib/pool.js): the next test's counters must hold its own logins only.
+      await waitForQuietEmulator(
+        iam.emulator,
+        () => 0,
+        'the ended pool to close every connection',
+        5_000,
+      );
     };
 
     beforeAll(async () => {
@@ -140,7 +138,11 @@ describe.runIf(hasDatabase('mysql'))(
       );
       await prisma.$connect();
       // minimumIdle: the pool fills up to 4 connections by itself, each with a valid token.
-      await waitFor(async () => (await sessionsOf(iam, app.user)).length === 4);
+      await waitFor(
+        async () => (await sessionsOf(iam, app.user)).length === 4,
+        'four sessions',
+        5_000,
+      );
       expect(iam.emulator.counters()).toMatchObject({ accepted: 4, rejected: 0 });
 
       // connectionLimit: 12 slow queries at once never use more than 4 connections.
@@ -164,7 +166,11 @@ describe.runIf(hasDatabase('mysql'))(
           { timeout: 10_000, maxWait: 5_000 },
         ),
       );
-      await waitFor(async () => (await sessionsOf(iam, app.user)).length === 4);
+      await waitFor(
+        async () => (await sessionsOf(iam, app.user)).length === 4,
+        'four sessions',
+        5_000,
+      );
       await new Promise((r) => setTimeout(r, 100));
       const started = performance.now();
       const timedOut = await prisma.user.count().then(
@@ -192,7 +198,11 @@ describe.runIf(hasDatabase('mysql'))(
       );
       await Promise.all(Array.from({ length: 9 }, () => idle.$queryRaw`SELECT SLEEP(0.05) AS s`));
       expect((await sessionsOf(iam, app.user)).length).toBeGreaterThan(1);
-      await waitFor(async () => (await sessionsOf(iam, app.user)).length <= 1, 4_000);
+      await waitFor(
+        async () => (await sessionsOf(iam, app.user)).length <= 1,
+        'idle sessions to close',
+        4_000,
+      );
       await disconnect(idle);
     });
 

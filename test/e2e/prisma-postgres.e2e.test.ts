@@ -13,6 +13,7 @@ import {
   type IamUser,
   startIamEndpoint,
 } from '../harness/index.js';
+import { waitFor } from './driver-support.js';
 import { exampleTests } from './prisma-example-tests.js';
 import {
   createTables,
@@ -25,7 +26,6 @@ import {
   iamOptions,
   MINUTE,
   rdsIamCode,
-  waitFor,
 } from './prisma-helpers.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the generated client exists only after `prisma generate` (beforeAll), so it cannot be typed statically here.
@@ -72,7 +72,11 @@ describe.runIf(hasDatabase('postgres'))(
         'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1',
         [app.user],
       );
-      await waitFor(() => iam.emulator.counters().connectionsActive === 0);
+      await waitFor(
+        () => iam.emulator.counters().connectionsActive === 0,
+        'the emulator to see the killed sessions close',
+        5_000,
+      );
       await new Promise((r) => setTimeout(r, 30));
       return killed.length;
     };

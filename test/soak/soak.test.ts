@@ -21,7 +21,7 @@ import { iamDataSourceOptions } from '@rds-iam/typeorm';
 import knexFactory from 'knex';
 import { DataSource } from 'typeorm';
 import { afterAll, describe, expect, test } from 'vitest';
-import { endSessionsOf, MINUTE, waitFor } from '../e2e/driver-support.js';
+import { endSessionsOf, MINUTE, waitFor, waitForQuietEmulator } from '../e2e/driver-support.js';
 import {
   createIamUser,
   type Engine,
@@ -311,14 +311,7 @@ async function soak(integration: Integration, index: number): Promise<SoakResult
     const emulator = iam.emulator;
     const agreeing = `${why}: ${integration.name} and the emulator to agree`;
     if (integration.replenishes) {
-      let previous = -1;
-      await waitFor(() => {
-        const c = emulator.counters();
-        const quiet = c.connectionsActive === target.liveConnections();
-        const stable = quiet && c.connectionsOpened === previous;
-        previous = quiet ? c.connectionsOpened : -1;
-        return stable;
-      }, agreeing);
+      await waitForQuietEmulator(emulator, () => target.liveConnections(), agreeing);
       return;
     }
     if (!afterKill) {
