@@ -11,6 +11,9 @@ export function vitestConfig(overrides: { testTimeout?: number; include?: string
       testTimeout: overrides.testTimeout ?? 20_000,
       hookTimeout: 30_000,
       reporters: ['default', ['json', { outputFile: '.vitest/results.json' }]],
+      // Workspace packages are loaded from their build as users load them: by Node itself. Vite
+      // would otherwise inline the symlinked `dist` files and treat the CommonJS build as ESM.
+      server: { deps: { external: [/\/packages\/[^/]+\/dist\//] } },
     },
   });
 }

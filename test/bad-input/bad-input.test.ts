@@ -26,7 +26,9 @@ import {
   pgIamConfig,
   pgIamDriver,
 } from '@rds-iam/pg';
-import { iamDatabaseUrl, iamPrismaMariaDb, iamPrismaPg } from '@rds-iam/prisma';
+import { iamDatabaseUrl } from '@rds-iam/prisma';
+import { iamPrismaMariaDb } from '@rds-iam/prisma/mariadb';
+import { iamPrismaPg } from '@rds-iam/prisma/pg';
 import { iamDataSourceOptions } from '@rds-iam/typeorm';
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { parseAuthToken, RdsIamError, sharedTokenProvider } from '@rds-iam/core';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { iamDatabaseUrl, iamPrismaMariaDb } from '../../packages/prisma/src/index.js';
+import { iamDatabaseUrl } from '../../packages/prisma/src/index.js';
+import { iamPrismaMariaDb } from '../../packages/prisma/src/mariadb.js';
 import {
   adminQuery,
   createIamUser,

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { parseAuthToken, RdsIamError, sharedTokenProvider } from '@rds-iam/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { iamDatabaseUrl, iamPrismaPg } from '../../packages/prisma/src/index.js';
+import { iamDatabaseUrl } from '../../packages/prisma/src/index.js';
+import { iamPrismaPg } from '../../packages/prisma/src/pg.js';
 import {
   adminQuery,
   createIamUser,

@@ -15,7 +15,7 @@ import { exampleTarget } from '@rds-iam/example-local-endpoint';
 const { host, port, user, database, iam, emulated, close } = await exampleTarget('mysql');
 
 // --- snippet: prisma-mysql ---
-import { iamPrismaMariaDb } from '@rds-iam/prisma';
+import { iamPrismaMariaDb } from '@rds-iam/prisma/mariadb';
 import { PrismaClient } from '../generated/prisma/client.js'; // `prisma generate` output
 
 const prisma = new PrismaClient({

@@ -15,7 +15,7 @@ import { exampleTarget } from '@rds-iam/example-local-endpoint';
 const { host, port, user, database, iam, emulated, close } = await exampleTarget('postgres');
 
 // --- snippet: prisma-postgres ---
-import { iamPrismaPg } from '@rds-iam/prisma';
+import { iamPrismaPg } from '@rds-iam/prisma/pg';
 import { PrismaClient } from '../generated/prisma/client.js'; // `prisma generate` output
 
 const prisma = new PrismaClient({

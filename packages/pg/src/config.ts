@@ -1,5 +1,4 @@
 import type { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
 import {
   createIamConnector,
   type IamConnectionOptions,
@@ -45,7 +44,8 @@ export type PgIamPoolConfig = pg.PoolConfig & {
  * turns a password function into text, which would send "() => ..." as the password.
  */
 export function pureJsClient(): typeof pg.Client {
-  return createRequire(import.meta.url)('pg/lib/client.js') as typeof pg.Client;
+  // A literal require(), so that bundlers see it.
+  return require('pg/lib/client.js') as typeof pg.Client;
 }
 
 /**

@@ -94,7 +94,9 @@ let mariadbModule: MariaDbModule | undefined;
  * pool behaves exactly as the adapter's own would. Resolved from the adapter's location, not ours.
  */
 function loadMariaDb(): MariaDbModule {
-  mariadbModule ??= loadPeerDependency<MariaDbModule>('@prisma/adapter-mariadb', 'mariadb');
+  mariadbModule ??= loadPeerDependency<MariaDbModule>('@prisma/adapter-mariadb', 'mariadb', () =>
+    require('mariadb'),
+  );
   return mariadbModule;
 }
 
@@ -402,6 +404,7 @@ function iamPrismaMariaDbClass(): NonNullable<typeof cachedIamClass> {
   const { PrismaMariaDb: Base } = loadPeer<{ PrismaMariaDb: PrismaMariaDbClass }>(
     '@prisma/adapter-mariadb',
     'mysql',
+    () => require('@prisma/adapter-mariadb'),
   );
   cachedIamClass = class IamPrismaMariaDb extends Base {
     readonly #createPool: () => MariaDbPool;
@@ -557,7 +560,7 @@ export function buildMariaDbConfig(options: IamPrismaMariaDbOptions): {
  * @example
  * ```ts
  * import { PrismaClient } from './generated/prisma/client.js';
- * import { iamPrismaMariaDb } from '@rds-iam/prisma';
+ * import { iamPrismaMariaDb } from '@rds-iam/prisma/mariadb';
  *
  * const prisma = new PrismaClient({
  *   adapter: iamPrismaMariaDb({

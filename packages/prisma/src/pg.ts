@@ -34,7 +34,7 @@ export type IamPrismaPgOptions = PgIamOptions;
  * @example
  * ```ts
  * import { PrismaClient } from './generated/prisma/client.js';
- * import { iamPrismaPg } from '@rds-iam/prisma';
+ * import { iamPrismaPg } from '@rds-iam/prisma/pg';
  *
  * const prisma = new PrismaClient({
  *   adapter: iamPrismaPg({
@@ -50,8 +50,14 @@ export function iamPrismaPg(
   options: IamPrismaPgOptions,
   adapterOptions?: PrismaPgAdapterOptions,
 ): PrismaPg {
-  const { PrismaPg } = loadPeer<typeof import('@prisma/adapter-pg')>('@prisma/adapter-pg', 'pg');
-  const adapterPg = loadPeerDependency<typeof import('pg')>('@prisma/adapter-pg', 'pg');
+  const { PrismaPg } = loadPeer<typeof import('@prisma/adapter-pg')>(
+    '@prisma/adapter-pg',
+    'pg',
+    () => require('@prisma/adapter-pg'),
+  );
+  const adapterPg = loadPeerDependency<typeof import('pg')>('@prisma/adapter-pg', 'pg', () =>
+    require('pg'),
+  );
   const { config, driver } = pgIamDriver(options, adapterPg);
   const pool = new driver.Pool(config);
   // `PrismaPg` declares its parameter with its own copy of @types/pg.

@@ -4,7 +4,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { pureJsClient } from '@rds-iam/pg';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { iamPrismaPg } from '../src/index.js';
+import { iamPrismaPg } from '../src/pg.js';
 
 const HOST = 'mydb.cluster-abc123xyz.eu-west-1.rds.amazonaws.com';
 const credentials = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'secret' };
@@ -74,13 +74,39 @@ describe('iamPrismaPg', () => {
 });
 
 describe('optional peers', () => {
-  it('imports neither adapter when the package loads: one adapter installed is enough', async () => {
-    const { readFileSync, readdirSync } = await import('node:fs');
-    const dir = new URL('../src/', import.meta.url);
-    for (const file of readdirSync(dir)) {
-      const source = readFileSync(new URL(file, dir), 'utf8');
-      const valueImports = source.match(/^import (?!type )[^;]*from '@prisma\/adapter-[a-z]+';$/gm);
-      expect({ file, valueImports }).toEqual({ file, valueImports: null });
-    }
+  // The built entries, in a fresh process each: which Prisma adapter each one loads when it is
+  // imported and when its function runs. One adapter installed must be enough for its entry.
+  const loaded = async (script: string): Promise<string[]> => {
+    const { execFileSync } = await import('node:child_process');
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `${script}
+        const { createRequire } = await import('node:module');
+        console.log(JSON.stringify(Object.keys(createRequire(process.cwd() + '/').cache)));`,
+      ],
+      { cwd: new URL('..', import.meta.url), encoding: 'utf8' },
+    );
+    const files = JSON.parse(out.trim().split('\n').at(-1) ?? '[]') as string[];
+    return [...new Set(files.flatMap((f) => f.match(/@prisma\/adapter-[a-z]+/g) ?? []))].sort();
+  };
+
+  it('the root entry loads neither adapter; each adapter entry loads its own only', async () => {
+    expect(await loaded(`await import('@rds-iam/prisma');`)).toEqual([]);
+    expect(await loaded(`await import('@rds-iam/prisma/pg');`)).toEqual([]);
+    expect(
+      await loaded(
+        `const { iamPrismaPg } = await import('@rds-iam/prisma/pg');
+         iamPrismaPg({ host: 'db.abc123.us-east-1.rds.amazonaws.com', user: 'app', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' } });`,
+      ),
+    ).toEqual(['@prisma/adapter-pg']);
+    expect(
+      await loaded(
+        `const { iamPrismaMariaDb } = await import('@rds-iam/prisma/mariadb');
+         iamPrismaMariaDb({ host: 'db.abc123.us-east-1.rds.amazonaws.com', user: 'app', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'x' } });`,
+      ),
+    ).toEqual(['@prisma/adapter-mariadb']);
   });
 });
