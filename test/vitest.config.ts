@@ -6,7 +6,12 @@ import { vitestConfig } from '../vitest.shared.js';
 export default mergeConfig(
   vitestConfig({
     testTimeout: 60_000,
-    include: ['e2e/**/*.test.ts', 'soak/**/*.test.ts', 'bad-input/**/*.test.ts'],
+    include: [
+      'e2e/**/*.test.ts',
+      'soak/**/*.test.ts',
+      'bad-input/**/*.test.ts',
+      'packaging/**/*.test.ts',
+    ],
   }),
   defineConfig({
     test: {

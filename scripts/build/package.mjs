@@ -20,9 +20,13 @@ const manifest = require('./package.json');
 
 // A clean dist/: files of an earlier build (renamed modules, maps) must not reach the tarball.
 rmSync(join(packageDir, 'dist'), { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-  stdio: 'inherit',
-});
+execFileSync(
+  process.execPath,
+  [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+  {
+    stdio: 'inherit',
+  },
+);
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 let written = 0;

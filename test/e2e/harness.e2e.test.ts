@@ -3,6 +3,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import {
   adminQuery,
   cleanupHarness,
+  containerImage,
   createIamUser,
   type Discovery,
   databaseFor,
@@ -76,6 +77,29 @@ describe('database discovery', () => {
     expect(found.skipped.map((s) => s.engine)).toEqual(['postgres', 'mysql']);
     expect(found.skipped[1]?.reason).toMatch(
       /^no MySQL found: set RDS_IAM_TEST_MYSQL_URL or start MariaDB\/MySQL on 127\.0\.0\.1:\d+ \(user root, empty password\); tried: 127\.0\.0\.1:\d+: .*no Docker engine/,
+    );
+  });
+
+  test('RDS_IAM_TEST_CONTAINERS=1 passes over the local servers for Testcontainers, with the images RDS_IAM_TEST_*_IMAGE name', async () => {
+    const found = await discoverDatabases({
+      env: { RDS_IAM_TEST_CONTAINERS: '1' },
+      docker: false,
+      pglite: false,
+      timeoutMs: 1_000,
+    });
+    started.push(found);
+    // The local servers answer on this machine, yet neither was taken.
+    expect(found.postgres).toBeUndefined();
+    expect(found.mysql).toBeUndefined();
+    for (const skipped of found.skipped) {
+      expect(skipped.reason).toMatch(
+        /skipped 127\.0\.0\.1:\d+ \(RDS_IAM_TEST_CONTAINERS=1\).*no Docker engine/,
+      );
+    }
+    expect(containerImage('postgres', {})).toBe('postgres:15-alpine');
+    expect(containerImage('mysql', { RDS_IAM_TEST_MYSQL_IMAGE: 'mysql:8.4' })).toBe('mysql:8.4');
+    expect(containerImage('postgres', { RDS_IAM_TEST_POSTGRES_IMAGE: 'postgres:17' })).toBe(
+      'postgres:17',
     );
   });
 

@@ -130,6 +130,10 @@ export async function discoverDatabases(options: DiscoveryOptions = {}): Promise
         continue;
       }
       const local = options.local?.[engine] ?? DEFAULT_LOCAL[engine];
+      if (env.RDS_IAM_TEST_CONTAINERS === '1') {
+        tried[engine].push(`skipped ${local.host}:${local.port} (RDS_IAM_TEST_CONTAINERS=1)`);
+        continue;
+      }
       if (engine === 'postgres' && env.RDS_IAM_TEST_PGLITE === '1') {
         tried[engine].push(`skipped ${local.host}:${local.port} (RDS_IAM_TEST_PGLITE=1)`);
         continue;
@@ -143,7 +147,7 @@ export async function discoverDatabases(options: DiscoveryOptions = {}): Promise
     if (missing.length > 0 && (await dockerAnswers(options.docker, env))) {
       for (const engine of missing) {
         try {
-          const started = await startContainer(engine, timeoutMs);
+          const started = await startContainer(engine, containerImage(engine, env), timeoutMs);
           found[engine] = started.target;
           stops.push(started.stop);
         } catch (err) {
@@ -320,27 +324,17 @@ async function dockerAnswers(
   });
 }
 
-/** The small part of the `testcontainers` API the harness uses. */
-interface ContainerBuilder {
-  withEnvironment(env: Record<string, string>): ContainerBuilder;
-  withExposedPorts(...ports: number[]): ContainerBuilder;
-  withWaitStrategy(strategy: unknown): ContainerBuilder;
-  start(): Promise<StartedContainer>;
-}
-interface StartedContainer {
-  getHost(): string;
-  getMappedPort(port: number): number;
-  stop(): Promise<unknown>;
-}
-interface TestcontainersModule {
-  GenericContainer: new (image: string) => ContainerBuilder;
-  Wait: { forLogMessage(message: RegExp | string, times?: number): unknown };
-}
-
-function isTestcontainers(mod: unknown): mod is TestcontainersModule {
-  if (typeof mod !== 'object' || mod === null) return false;
-  const m = mod as Record<string, unknown>;
-  return typeof m.GenericContainer === 'function' && typeof m.Wait === 'object';
+/**
+ * The image started for `engine`: `RDS_IAM_TEST_POSTGRES_IMAGE` / `RDS_IAM_TEST_MYSQL_IMAGE` (any
+ * tag of the official `postgres`, `mysql` or `mariadb` images, to test another server version), else
+ * the default of {@link CONTAINERS}.
+ */
+export function containerImage(
+  engine: Engine,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
+  const name = engine === 'postgres' ? 'RDS_IAM_TEST_POSTGRES_IMAGE' : 'RDS_IAM_TEST_MYSQL_IMAGE';
+  return env[name] || CONTAINERS[engine].image;
 }
 
 const CONTAINERS: Readonly<
@@ -353,30 +347,31 @@ const CONTAINERS: Readonly<
   },
   mysql: {
     image: 'mariadb:10.11',
-    env: { MARIADB_ALLOW_EMPTY_ROOT_PASSWORD: '1', MARIADB_DATABASE: 'test' },
+    // Both official images read their own variable names; each ignores the other's.
+    env: {
+      MARIADB_ALLOW_EMPTY_ROOT_PASSWORD: '1',
+      MARIADB_DATABASE: 'test',
+      MYSQL_ALLOW_EMPTY_PASSWORD: 'yes',
+      MYSQL_DATABASE: 'test',
+    },
     ready: /ready for connections/,
   },
 };
 
 async function startContainer(
   engine: Engine,
+  image: string,
   timeoutMs: number,
 ): Promise<{ target: DatabaseTarget; stop: () => Promise<void> }> {
-  // Not a dependency: installed by whoever runs the tests with Docker (`pnpm add -D testcontainers`).
-  const name = 'testcontainers';
-  let mod: unknown;
-  try {
-    mod = await import(/* @vite-ignore */ name);
-  } catch {
-    throw new Error(`a Docker engine answers but '${name}' is not installed`);
-  }
-  if (!isTestcontainers(mod)) throw new Error(`'${name}' does not export GenericContainer`);
+  // Loaded only when a Docker engine answers: the suite never needs Docker.
+  const { GenericContainer, Wait } = await import('testcontainers');
   const spec = CONTAINERS[engine];
   const port = DEFAULT_LOCAL[engine].port;
-  const container = await new mod.GenericContainer(spec.image)
+  const container = await new GenericContainer(image)
     .withEnvironment(spec.env)
     .withExposedPorts(port)
-    .withWaitStrategy(mod.Wait.forLogMessage(spec.ready, 2))
+    // The official images log "ready" twice: once for the init server, once for the real one.
+    .withWaitStrategy(Wait.forLogMessage(spec.ready, 2))
     .start();
   const at = { host: container.getHost(), port: container.getMappedPort(port) };
   const stop = async (): Promise<void> => {
@@ -385,13 +380,13 @@ async function startContainer(
   const probe = await probeLocal(engine, at, timeoutMs);
   if (!probe.ok) {
     await stop();
-    throw new Error(`container ${spec.image} started but ${probe.reason}`);
+    throw new Error(`container ${image} started but ${probe.reason}`);
   }
   return {
     target: {
       ...probe.target,
       source: 'testcontainers',
-      description: `a ${spec.image} container`,
+      description: `a ${image} container`,
     },
     stop,
   };

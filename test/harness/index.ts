@@ -13,6 +13,7 @@ export {
   type DatabaseSource,
   type DatabaseTarget,
   DEFAULT_LOCAL,
+  containerImage,
   type Discovery,
   type DiscoveryOptions,
   discoverDatabases,

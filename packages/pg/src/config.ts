@@ -30,11 +30,18 @@ export interface PgIamOptions
   connectionString?: string;
 }
 
-/** A pool config ready for `new pg.Pool()`, with the pure-JS client pinned. */
-export type PgIamPoolConfig = pg.PoolConfig & {
+/**
+ * A pool config ready for `new pg.Pool()`, with the pure-JS client pinned. `password` is the async
+ * function node-postgres calls for each new connection: it always returns a promise of a token.
+ */
+export type PgIamPoolConfig = Omit<
+  pg.PoolConfig,
+  'password' | 'host' | 'port' | 'user' | 'Client'
+> & {
   host: string;
   port: number;
   user: string;
+  /** Resolves to a valid IAM auth token (never a plain string), minted or from the cache. */
   password: () => Promise<string>;
   Client: typeof pg.Client;
 };
