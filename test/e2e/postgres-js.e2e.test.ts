@@ -139,7 +139,7 @@ describe.runIf(hasDatabase('postgres'))('postgres.js: a token that cannot be had
             throw new Error('no credentials here');
           },
           max: 1,
-          backoff: 0,
+          backoff: () => 0,
         }),
       );
       const err = await rejectionOf(sql`SELECT 1 AS one`);
