@@ -6,21 +6,20 @@ export interface LoginError extends Error {
 }
 
 /** One physical connection's login, watched from the socket postgres.js reads. */
-export interface Login {
+interface Login {
   /** The token handed to this login, once `pass` resolved. */
   token?: string;
-  /** Ends the login with `err` (postgres.js sees a socket error and fails the waiting query). */
-  abort(err: Error): void;
 }
 
-// The login currently being handled: set while postgres.js runs its `data` handler for a socket still
-// logging in, which is when it calls `pass()` (synchronously, before its first await).
-let current: Login | undefined;
-
-/** The login whose server message postgres.js is handling right now, if any. */
-export function currentLogin(): Login | undefined {
-  return current;
+/** What {@link iamLogins} gives postgres.js: its `pass` option and the socket wrapper. */
+export interface IamLogins {
+  /** postgres.js's `pass`: a token for the login being handled; never a rejection postgres.js 3 would leave unhandled. */
+  pass(): Promise<string>;
+  /** Watches a new socket's login (see {@link iamLogins}). */
+  watch<S extends WatchedSocket>(socket: S): S;
 }
+
+type WatchedSocket = NodeJS.EventEmitter & { destroy(err?: Error): unknown };
 
 // Per postgres.js connection (known by the `close` listener it puts on its socket): a rejected login
 // already retried. A second rejection in a row fails instead of looping.
@@ -30,60 +29,87 @@ const AUTHENTICATION = 0x52; // 'R'
 const ERROR_RESPONSE = 0x45; // 'E'
 
 /**
- * Watches `socket`'s server messages until the login ends, in front of postgres.js's own reader:
- * - attributes the `pass()` call postgres.js makes while handling a message to this socket's login;
- * - on a rejected token (28P01 / 28000), drops it and, the first time for this postgres.js
- *   connection, hides the rejection and closes the socket cleanly: postgres.js then reconnects with
- *   the same waiting query (its own path for a socket that closes while connecting), and the new
- *   login gets a fresh token. The second rejection in a row fails the query with an `RdsIamError`.
+ * Tokens for postgres.js logins, and a watch on each login's server messages in front of
+ * postgres.js's own reader:
+ * - postgres.js 3 calls `pass()` synchronously while it handles the server's password request, so the
+ *   watch knows which socket the token went to. It does not catch a rejected `pass`, so a failed
+ *   mint ends that socket with the error instead (the query fails with it; the process lives on).
+ * - On a rejected token (28P01 / 28000) the token is dropped and, the first time for this postgres.js
+ *   connection, the rejection is hidden and the socket closed cleanly: postgres.js 3 then reconnects
+ *   for the same waiting query (its path for a socket that closes while connecting), and the new
+ *   login gets a fresh token. A second rejection in a row fails the query with an `RdsIamError`.
+ * - A `pass()` call outside a watched message (postgres.js 4 calls it later, and catches its
+ *   rejection) gets a token as is; a rejection is then only dropped, not retried.
  * After the server accepts the login, the socket is left exactly as it was.
  */
-export function watchLogin<S extends NodeJS.EventEmitter & { destroy(err?: Error): unknown }>(
-  socket: S,
-  connector: IamConnector,
-): S {
-  let pending = Buffer.alloc(0);
-  const login: Login = { abort: (err) => socket.destroy(err) };
-  const emit = socket.emit;
-  const stop = (): void => {
-    (socket as { emit?: unknown }).emit = emit;
-  };
-  socket.emit = function watched(this: S, event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== 'data') return emit.call(this, event, ...args);
-    pending = Buffer.concat([pending, args[0] as Buffer]);
-    for (;;) {
-      if (pending.length < 5) break;
-      const end = 1 + pending.readUInt32BE(1);
-      if (pending.length < end) break;
-      const type = pending[0];
-      const message = pending.subarray(0, end);
-      pending = pending.subarray(end);
-      if (type === AUTHENTICATION && message.length >= 9 && message.readUInt32BE(5) === 0) {
-        // AuthenticationOk: the token was taken. Stop watching this socket.
-        retried.delete(owner(socket));
-        stop();
-        break;
-      }
-      if (type === ERROR_RESPONSE) {
-        const err = parseError(message);
-        if (login.token !== undefined && isAuthRejection(err)) {
-          connector.loginFailed(login.token, err);
+export function iamLogins(connector: IamConnector): IamLogins {
+  // The login whose server message postgres.js is handling right now.
+  let current: Login | undefined;
+  let lastToken: string | undefined;
+  const abortCurrent = new WeakMap<Login, (err: Error) => void>();
+
+  function pass(): Promise<string> {
+    const login = current;
+    const minted = connector.password().then((token) => {
+      lastToken = token;
+      if (login) login.token = token;
+      return token;
+    });
+    if (!login) return minted;
+    return minted.catch((err: unknown) => {
+      abortCurrent.get(login)?.(err instanceof Error ? err : new Error(String(err)));
+      // The socket is ending with the error; postgres.js's await of `pass` is left pending.
+      return new Promise<string>(() => {});
+    });
+  }
+
+  function watch<S extends WatchedSocket>(socket: S): S {
+    let pending = Buffer.alloc(0);
+    const login: Login = {};
+    abortCurrent.set(login, (err) => socket.destroy(err));
+    const emit = socket.emit;
+    const stop = (): void => {
+      (socket as { emit?: unknown }).emit = emit;
+    };
+    socket.emit = function watched(this: S, event: string | symbol, ...args: unknown[]): boolean {
+      if (event !== 'data') return emit.call(this, event, ...args);
+      pending = Buffer.concat([pending, args[0] as Buffer]);
+      while (pending.length >= 5) {
+        const end = 1 + pending.readUInt32BE(1);
+        if (pending.length < end) break;
+        const type = pending[0];
+        const message = pending.subarray(0, end);
+        pending = pending.subarray(end);
+        if (type === AUTHENTICATION && message.length >= 9 && message.readUInt32BE(5) === 0) {
+          // AuthenticationOk: the token was taken. Stop watching this socket.
+          retried.delete(owner(socket));
+          stop();
+          break;
+        }
+        if (type === ERROR_RESPONSE) {
+          stop();
+          const err = parseError(message);
+          const token = login.token ?? lastToken;
+          if (token === undefined || !isAuthRejection(err)) break;
+          connector.loginFailed(token, err);
+          // Retry only a login whose token is known to be this socket's (postgres.js 3).
+          if (login.token === undefined) break;
           rejected(socket, connector, err);
           return true;
         }
-        stop();
-        break;
       }
-    }
-    const outer = current;
-    current = login;
-    try {
-      return emit.call(this, event, ...args);
-    } finally {
-      current = outer;
-    }
-  } as S['emit'];
-  return socket;
+      const outer = current;
+      current = login;
+      try {
+        return emit.call(this, event, ...args);
+      } finally {
+        current = outer;
+      }
+    } as S['emit'];
+    return socket;
+  }
+
+  return { pass, watch };
 }
 
 function rejected(

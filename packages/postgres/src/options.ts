@@ -5,7 +5,7 @@ import {
   splitIamOptions,
 } from '@rds-iam/core';
 import type postgres from 'postgres';
-import { currentLogin } from './login.js';
+import { iamLogins } from './login.js';
 import { iamSocket } from './socket.js';
 
 /** postgres.js's custom-type map, as `postgres<T>()` takes it. */
@@ -92,27 +92,14 @@ export function iamPostgresOptions<T extends Types = Types>(
   const { iam, rest } = splitIamOptions(options);
   const { ssl, host, port, user, ...driver } = rest as typeof rest & IamConnectionOptions;
   const connector = createIamConnector({ ...iam, host, port, user, ssl }, 'postgres');
+  const logins = iamLogins(connector);
   return {
     ...(driver as postgres.Options<T>),
     host: connector.host,
     port: connector.port,
     user: connector.user,
-    pass: () => {
-      const login = currentLogin();
-      return connector.password().then(
-        (token) => {
-          if (login) login.token = token;
-          return token;
-        },
-        (err: unknown) => {
-          // postgres.js does not catch a rejected `pass` (it would be an unhandled rejection, which
-          // ends the process): fail this connection instead, and leave postgres.js's await pending.
-          login?.abort(err instanceof Error ? err : new Error(String(err)));
-          return new Promise<string>(() => {});
-        },
-      );
-    },
+    pass: logins.pass,
     ssl: false,
-    socket: iamSocket(connector),
+    socket: iamSocket(connector, logins),
   };
 }

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import { type IamConnector, RdsIamError } from '@rds-iam/core';
-import { watchLogin } from './login.js';
+import type { IamLogins } from './login.js';
 
 // PostgreSQL's SSLRequest: length 8, code 80877103.
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
@@ -15,18 +15,24 @@ interface ParsedOptions {
 
 /**
  * postgres.js's `socket` option: dials the endpoint, negotiates TLS (verified as rds-iam's `ssl`
- * says) and hands postgres.js a socket whose login rds-iam watches ({@link watchLogin}). rds-iam does
+ * says) and hands postgres.js a socket whose login rds-iam watches (`iamLogins`). rds-iam does
  * the TLS itself so that it can read the login's messages; postgres.js is given `ssl: false` and
  * speaks through this socket. A certificate that does not verify fails with `ERR_TLS_VERIFY` before
  * any token is minted.
  */
 export function iamSocket(
   connector: IamConnector,
+  logins: IamLogins,
 ): (options?: ParsedOptions) => Promise<net.Socket> {
-  return (options) => connector.connect(() => dial(connector, options?.connect_timeout ?? 30));
+  return (options) =>
+    connector.connect(() => dial(connector, logins, options?.connect_timeout ?? 30));
 }
 
-async function dial(connector: IamConnector, timeoutSeconds: number): Promise<net.Socket> {
+async function dial(
+  connector: IamConnector,
+  logins: IamLogins,
+  timeoutSeconds: number,
+): Promise<net.Socket> {
   const { host, port } = connector;
   const raw = net.connect({ host, port });
   // postgres.js starts its own connect timer only once it has the socket.
@@ -46,7 +52,7 @@ async function dial(connector: IamConnector, timeoutSeconds: number): Promise<ne
   try {
     await once(raw, 'connect');
     const ssl = connector.tls.ssl;
-    if (ssl === false) return watchLogin(raw, connector);
+    if (ssl === false) return logins.watch(raw);
     raw.write(SSL_REQUEST);
     const [answer] = (await once(raw, 'data')) as [Buffer];
     if (answer[0] !== SSL_ACCEPTED) {
@@ -57,7 +63,7 @@ async function dial(connector: IamConnector, timeoutSeconds: number): Promise<ne
     }
     const secure = tls.connect({ ...ssl, socket: raw });
     await once(secure, 'secureConnect');
-    return watchLogin(secure, connector);
+    return logins.watch(secure);
   } catch (err) {
     raw.destroy();
     throw err;
