@@ -6,13 +6,12 @@ import {
   type Generated,
   Kysely,
   MysqlDialect,
-  type MysqlPool,
   PostgresDialect,
   sql,
 } from 'kysely';
 import type { CommonPoolOptions, Row } from './driver-support.js';
 import type { NotesAccess } from './orm-scenarios.js';
-import { type PoolShape, poolOrmScenarios } from './pool-orm-scenarios.js';
+import { kyselyMysqlPool, type PoolShape, poolOrmScenarios } from './pool-orm-scenarios.js';
 
 // Kysely end to end on the @rds-iam/pg and @rds-iam/mysql2 pools through the emulator, with the
 // scenarios every pool integration passes (pool-orm-scenarios.ts). PostgresDialect takes the
@@ -36,21 +35,6 @@ function iamOptions({
   return common;
 }
 
-/** mysql2's callback pool interface, as Kysely's MysqlDialect uses it, on a @rds-iam/mysql2 pool. */
-function callbackPool(pool: ReturnType<typeof createMysql2Pool>): MysqlPool {
-  return {
-    getConnection: (callback) => {
-      pool.getConnection().then(
-        (connection) => callback(null, connection.connection as never),
-        (err: unknown) => callback(err, undefined as never),
-      );
-    },
-    end: (callback) => {
-      pool.end().then(() => callback(null), callback);
-    },
-  };
-}
-
 function dialect(
   engine: 'postgres' | 'mysql',
   common: CommonPoolOptions,
@@ -67,7 +51,7 @@ function dialect(
     });
   }
   return new MysqlDialect({
-    pool: callbackPool(
+    pool: kyselyMysqlPool(
       createMysql2Pool({
         ...iamOptions(common),
         connectionLimit: shape.max,
