@@ -57,7 +57,7 @@ const WHY = {
   socket: 'rds-iam opens the connection itself (to verify TLS and watch the login). Remove it.',
   hostname: 'pass the endpoint as `host`, which the token is signed for.',
   username: 'pass the database user as `user`, which the token is signed for.',
-  path: 'IAM logins need TLS to the RDS endpoint; a Unix socket cannot carry them.',
+  path: 'IAM logins need TLS to the RDS endpoint, which a Unix socket does not give: use `host`.',
 } as const;
 
 /**
@@ -82,7 +82,10 @@ export function iamPostgresOptions<T extends Types = Types>(
   options: PostgresIamOptions<T>,
 ): PostgresIamConfig<T> {
   if (options === null || typeof options !== 'object') {
-    throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: options must be an object.');
+    throw new RdsIamError(
+      'ERR_INVALID_OPTION',
+      'rds-iam: options must be an object: pass `{ host, user, database, ... }`.',
+    );
   }
   for (const key of Object.keys(REFUSED) as (keyof typeof REFUSED)[]) {
     if ((options as unknown as Record<string, unknown>)[key] !== undefined) {
