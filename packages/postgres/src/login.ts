@@ -68,8 +68,10 @@ export function iamLogins(connector: IamConnector): IamLogins {
     const login: Login = {};
     abortCurrent.set(login, (err) => socket.destroy(err));
     const emit = socket.emit;
+    const ownEmit = Object.hasOwn(socket, 'emit');
     const stop = (): void => {
-      (socket as { emit?: unknown }).emit = emit;
+      if (ownEmit) socket.emit = emit;
+      else delete (socket as { emit?: unknown }).emit;
     };
     socket.emit = function watched(this: S, event: string | symbol, ...args: unknown[]): boolean {
       if (event !== 'data') return emit.call(this, event, ...args);
