@@ -1,7 +1,7 @@
 import { iamPostgresOptions } from '@rds-iam/postgres';
 import postgres from 'postgres';
 import { describe, expect, test } from 'vitest';
-import { hasDatabase, startIamEndpoint } from '../harness/index.js';
+import { createIamUser, hasDatabase, startIamEndpoint } from '../harness/index.js';
 import { type CommonPoolOptions, eventLog, type Row, rejectionOf } from './driver-support.js';
 import type { Note } from './orm-scenarios.js';
 import { expectNoTokenText, poolOrmScenarios } from './pool-orm-scenarios.js';
@@ -156,6 +156,44 @@ describe.runIf(hasDatabase('postgres'))('postgres.js: a token that cannot be had
     } finally {
       process.off('unhandledRejection', onUnhandled);
       await iam.stop();
+    }
+  });
+});
+
+describe.runIf(hasDatabase('postgres'))('postgres.js: query cancellation', () => {
+  test('cancel() reaches the server through the rds-iam socket (TLS, no login)', async () => {
+    const [iam, app] = await Promise.all([startIamEndpoint('postgres'), createIamUser('postgres')]);
+    try {
+      const sql = postgres(
+        iamPostgresOptions({
+          host: iam.host,
+          port: iam.port,
+          user: app.user,
+          database: app.database,
+          region: iam.region,
+          signingHost: iam.endpoint.host,
+          signingPort: iam.endpoint.port,
+          credentials: iam.credentials,
+          ssl: { ca: iam.ca },
+          now: iam.clock.now,
+          max: 1,
+        }),
+      );
+      await sql`SELECT 1`;
+      const slow = sql`SELECT pg_sleep(10)`.execute();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = Date.now();
+      slow.cancel();
+      const err = await rejectionOf(slow);
+      // 57014 query_canceled: the CancelRequest went out on a new connection rds-iam opened.
+      expect(err.code).toBe('57014');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // The cancel connection sends no password: one login in all.
+      expect(iam.emulator.counters()).toMatchObject({ accepted: 1, rejected: 0 });
+      await sql.end({ timeout: 5 });
+    } finally {
+      await iam.stop();
+      await app.drop();
     }
   });
 });
