@@ -26,6 +26,7 @@ import {
   pgIamConfig,
   pgIamDriver,
 } from '@rds-iam/pg';
+import { iamPostgresOptions } from '@rds-iam/postgres';
 import { iamDatabaseUrl } from '@rds-iam/prisma';
 import { iamPrismaMariaDb } from '@rds-iam/prisma/mariadb';
 import { iamPrismaPg } from '@rds-iam/prisma/pg';
@@ -743,6 +744,57 @@ const cases: BadInputCase[] = [
     run: () => iamPrismaMariaDb({ host: RDS_HOST, user: 'app', ssl: false, sign }),
     code: 'ERR_TLS_REQUIRED',
     fix: /remove `ssl: false`/,
+  },
+  // ---- postgres.js ----
+  {
+    name: 'postgres.js: options null',
+    run: () => iamPostgresOptions(null as never),
+    code: 'ERR_INVALID_OPTION',
+    fix: /pass `\{ host, user, database, ... \}`/,
+  },
+  {
+    name: 'postgres.js: password next to IAM',
+    run: () => iamPostgresOptions({ host: RDS_HOST, user: 'app', password: 'x', sign } as never),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /fresh token for every connection. Remove it/,
+  },
+  {
+    name: 'postgres.js: pass function next to IAM',
+    run: () =>
+      iamPostgresOptions({ host: RDS_HOST, user: 'app', pass: () => token, sign } as never),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /Remove it/,
+  },
+  {
+    name: 'postgres.js: a socket of its own',
+    run: () =>
+      iamPostgresOptions({ host: RDS_HOST, user: 'app', socket: () => null, sign } as never),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /rds-iam opens the connection itself .* Remove it/,
+  },
+  {
+    name: 'postgres.js: hostname instead of host',
+    run: () => iamPostgresOptions({ hostname: RDS_HOST, user: 'app', sign } as never),
+    code: 'ERR_INVALID_OPTION',
+    fix: /pass the endpoint as `host`/,
+  },
+  {
+    name: 'postgres.js: a Unix socket path',
+    run: () => iamPostgresOptions({ host: RDS_HOST, user: 'app', path: '/tmp', sign } as never),
+    code: 'ERR_INVALID_OPTION',
+    fix: /use `host`/,
+  },
+  {
+    name: 'postgres.js: ssl false towards RDS',
+    run: () => iamPostgresOptions({ host: RDS_HOST, user: 'app', ssl: false, sign }),
+    code: 'ERR_TLS_REQUIRED',
+    fix: /remove `ssl: false`/,
+  },
+  {
+    name: 'postgres.js: no user',
+    run: () => iamPostgresOptions({ host: RDS_HOST, user: '', sign }),
+    code: 'ERR_INVALID_USER',
+    fix: /Set it to the database user/,
   },
 ];
 

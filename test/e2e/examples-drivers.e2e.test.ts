@@ -1,5 +1,6 @@
 // The driver examples, run as users run them (`node index.mjs` in the example's folder), against the
-// emulator: examples/pg-pool, examples/mysql2-pool (through examples/local-endpoint, both in its
+// emulator: examples/pg-pool, examples/mysql2-pool, examples/postgres-js and the Drizzle and Kysely
+// examples on those pools (through examples/local-endpoint, both in its
 // local mode and with RDS_* variables) and examples/core-pg. Also: each package README's quick start
 // is the example's snippet, word for word.
 import { execFile } from 'node:child_process';
@@ -73,6 +74,11 @@ function snippet(file: string, name: string): string {
 const EXAMPLES = [
   { name: 'pg-pool', engine: 'postgres', readme: 'packages/pg/README.md' },
   { name: 'mysql2-pool', engine: 'mysql', readme: 'packages/mysql2/README.md' },
+  { name: 'postgres-js', engine: 'postgres', readme: 'packages/postgres/README.md' },
+  { name: 'drizzle-postgres', engine: 'postgres', readme: 'README.md' },
+  { name: 'drizzle-mysql', engine: 'mysql', readme: 'README.md' },
+  { name: 'kysely-postgres', engine: 'postgres', readme: 'README.md' },
+  { name: 'kysely-mysql', engine: 'mysql', readme: 'README.md' },
 ] as const satisfies readonly { name: string; engine: Engine; readme: string }[];
 
 describe('README quick starts', () => {

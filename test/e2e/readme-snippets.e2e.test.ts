@@ -45,7 +45,18 @@ describe('README snippets are the examples’ code', () => {
 
   it('the root README shows the quick start of every integration', () => {
     const text = readFileSync(join(root, 'README.md'), 'utf8');
-    for (const name of ['pg-pool', 'mysql2-pool', 'knex-postgres', 'typeorm-postgres', 'core-pg']) {
+    for (const name of [
+      'pg-pool',
+      'mysql2-pool',
+      'knex-postgres',
+      'typeorm-postgres',
+      'core-pg',
+      'postgres-js',
+      'drizzle-postgres',
+      'drizzle-mysql',
+      'kysely-postgres',
+      'kysely-mysql',
+    ]) {
       expect(text).toContain(`<!-- snippet: ${name} -->`);
     }
   });

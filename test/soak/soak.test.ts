@@ -6,6 +6,7 @@
 // client to have noticed its dead connections (a condition, not a delay), and no assertion reads the
 // wall clock.
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import {
   type AwsCredentialsProvider,
   createTokenProvider,
@@ -16,13 +17,19 @@ import type { EmulatorCounters, EmulatorCredentials } from '@rds-iam/emulator';
 import { iamConnection } from '@rds-iam/knex';
 import { createPool as createMysql2Pool } from '@rds-iam/mysql2';
 import { createPool as createPgPool } from '@rds-iam/pg';
+import { iamPostgresOptions } from '@rds-iam/postgres';
 import { iamPrismaMariaDb } from '@rds-iam/prisma/mariadb';
 import { iamPrismaPg } from '@rds-iam/prisma/pg';
 import { iamDataSourceOptions } from '@rds-iam/typeorm';
+import { sql as drizzleSql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import knexFactory from 'knex';
+import { Kysely, sql as kyselySql, MysqlDialect } from 'kysely';
+import postgres from 'postgres';
 import { DataSource } from 'typeorm';
 import { afterAll, describe, expect, test } from 'vitest';
 import { endSessionsOf, MINUTE, waitFor, waitForQuietEmulator } from '../e2e/driver-support.js';
+import { kyselyMysqlPool } from '../e2e/pool-orm-scenarios.js';
 import {
   createIamUser,
   type Engine,
@@ -120,6 +127,63 @@ const INTEGRATIONS: readonly Integration[] = [
         query: (sql) => pool.query(sql),
         liveConnections: () => core._allConnections.length,
         end: () => pool.end(),
+      };
+    },
+  },
+  {
+    name: 'postgres.js iamPostgresOptions',
+    engine: 'postgres',
+    open(o) {
+      const config = iamPostgresOptions({ ...o, max: POOL_SIZE, connect_timeout: 10 });
+      // postgres.js does not count its connections: count the sockets rds-iam hands it.
+      let live = 0;
+      const counted: typeof config = {
+        ...config,
+        socket: async (options) => {
+          const socket = (await config.socket(options)) as Socket;
+          live += 1;
+          socket.once('close', () => {
+            live -= 1;
+          });
+          return socket;
+        },
+      };
+      const sql = postgres(counted);
+      return {
+        query: (text) => sql.unsafe(text),
+        liveConnections: () => live,
+        end: () => sql.end({ timeout: 5 }),
+      };
+    },
+  },
+  {
+    // Drizzle and Kysely run on the @rds-iam/pg and @rds-iam/mysql2 pools: one of each, Kysely on
+    // MySQL through the callback-pool adapter of examples/kysely-mysql.
+    name: 'Drizzle on pg createPool',
+    engine: 'postgres',
+    open(o) {
+      const pool = createPgPool({ ...o, max: POOL_SIZE, connectionTimeoutMillis: 10_000 });
+      const db = drizzle({ client: pool });
+      return {
+        query: (text) => db.execute(drizzleSql.raw(text)),
+        liveConnections: () => pool.totalCount,
+        end: () => pool.end(),
+      };
+    },
+  },
+  {
+    name: 'Kysely on mysql2 createPool',
+    engine: 'mysql',
+    open(o) {
+      const pool = createMysql2Pool({ ...o, connectionLimit: POOL_SIZE, connectTimeout: 10_000 });
+      const core = (pool as unknown as { pool: Mysql2CorePool }).pool;
+      const db = new Kysely({
+        dialect: new MysqlDialect({ pool: kyselyMysqlPool(pool) }),
+      });
+      return {
+        query: (text) => kyselySql.raw(text).execute(db),
+        liveConnections: () => core._allConnections.length,
+        end: () => db.destroy(),
       };
     },
   },

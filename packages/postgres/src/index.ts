@@ -1,1 +1,1 @@
-export {};
+export { iamPostgresOptions, type PostgresIamConfig, type PostgresIamOptions } from './options.js';
