@@ -10,10 +10,10 @@ export {
   requireDatabase,
 } from './context.js';
 export {
+  containerImage,
   type DatabaseSource,
   type DatabaseTarget,
   DEFAULT_LOCAL,
-  containerImage,
   type Discovery,
   type DiscoveryOptions,
   discoverDatabases,
