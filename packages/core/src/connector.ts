@@ -17,6 +17,7 @@ export const IAM_OPTION_KEYS = [
   'profile',
   'expiryMarginMs',
   'refreshAheadMs',
+  'credentialsTimeoutMs',
   'onEvent',
   'now',
   'sign',
