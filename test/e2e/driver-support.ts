@@ -277,6 +277,8 @@ export interface Gate {
   readonly port: number;
   /** The most connections that were through at once. */
   peak(): number;
+  /** Changes how many may be through at once; 0 makes it an upstream that accepts and never answers. */
+  setSlots(slots: number): void;
   close(): Promise<void>;
 }
 
@@ -332,6 +334,10 @@ export async function startGate(
   return {
     port: typeof address === 'object' && address ? address.port : 0,
     peak: () => peak,
+    setSlots: (n) => {
+      slots = n;
+      next();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
