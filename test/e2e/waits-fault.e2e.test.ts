@@ -3,7 +3,7 @@
 // connect under real pg and mysql2 pools, the TLS probe behind the Prisma CLI URL, and the CLI's RDS
 // API look-up. Each fails within its bound with a message that says what hung, then works again.
 import { execFile } from 'node:child_process';
-import { createServer as createHttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Emulator, startEmulator } from '@rds-iam/emulator';
@@ -151,26 +151,53 @@ describe.runIf(hasDatabase('postgres'))(
   },
 );
 
+const CLI = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
+
+/** Runs the `rds-iam` CLI in a fresh process with static keys and no AWS files. */
+function rdsIam(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [CLI, ...args],
+      {
+        env: {
+          PATH: process.env.PATH,
+          AWS_ACCESS_KEY_ID: KEYS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: KEYS.secretAccessKey,
+          AWS_REGION: 'eu-west-1',
+          AWS_CONFIG_FILE: '/nonexistent/rds-iam-e2e/config',
+          AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/rds-iam-e2e/credentials',
+          AWS_EC2_METADATA_DISABLED: 'true',
+          ...env,
+        },
+        timeout: 30_000,
+      },
+      (_err, stdout, stderr) =>
+        resolve({ code: child.exitCode, stdout, stderr, ms: performance.now() - started }),
+    );
+  });
+}
+
 describe("the CLI's RDS API look-up hangs, errs, then answers", () => {
-  const BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
   let mode: 'hang' | 'error' | 'answer' = 'hang';
-  const held: ServerResponse[] = [];
   const api = createHttpServer((req, res) => {
     req.resume();
-    if (mode === 'hang') {
-      held.push(res);
-    } else if (mode === 'error') {
+    if (mode === 'hang') return;
+    res.setHeader('content-type', 'text/xml');
+    if (mode === 'error') {
       res.statusCode = 500;
-      res.setHeader('content-type', 'text/xml');
       res.end(
         '<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>stand-in failure</Message></Error></ErrorResponse>',
       );
-    } else {
-      res.setHeader('content-type', 'text/xml');
-      res.end(
-        '<DescribeDBInstancesResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBInstancesResult><DBInstances><DBInstance><DbiResourceId>db-WAITSFAULT0123456</DbiResourceId><DBInstanceArn>arn:aws:rds:eu-west-1:210987654321:db:orders</DBInstanceArn><IAMDatabaseAuthenticationEnabled>true</IAMDatabaseAuthenticationEnabled></DBInstance></DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>',
-      );
+      return;
     }
+    res.end(
+      '<DescribeDBInstancesResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/"><DescribeDBInstancesResult><DBInstances><DBInstance><DbiResourceId>db-WAITSFAULT0123456</DbiResourceId><DBInstanceArn>arn:aws:rds:eu-west-1:210987654321:db:orders</DBInstanceArn><IAMDatabaseAuthenticationEnabled>true</IAMDatabaseAuthenticationEnabled></DBInstance></DBInstances></DescribeDBInstancesResult></DescribeDBInstancesResponse>',
+    );
   });
   beforeAll(() => new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve)));
   afterAll(
@@ -181,34 +208,11 @@ describe("the CLI's RDS API look-up hangs, errs, then answers", () => {
       }),
   );
 
-  function policy(): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-    const endpoint = `http://127.0.0.1:${(api.address() as net.AddressInfo).port}`;
-    const started = performance.now();
-    return new Promise((resolve) => {
-      const child = execFile(
-        process.execPath,
-        [BIN, 'policy', '--instance', 'orders', '--user', 'app', '--json', '--timeout', '1000'],
-        {
-          env: {
-            PATH: process.env.PATH,
-            ...KEYS,
-            AWS_ACCESS_KEY_ID: KEYS.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: KEYS.secretAccessKey,
-            AWS_REGION: 'eu-west-1',
-            AWS_ENDPOINT_URL_RDS: endpoint,
-            AWS_CONFIG_FILE: '/nonexistent/rds-iam-e2e/config',
-            AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/rds-iam-e2e/credentials',
-            AWS_EC2_METADATA_DISABLED: 'true',
-          },
-          timeout: 30_000,
-        },
-        (_err, stdout, stderr) =>
-          resolve({ code: child.exitCode, stdout, stderr, ms: performance.now() - started }),
-      );
-    });
-  }
-
   test('--timeout bounds a hung API (exit 4, says so); an error is reported; then the policy', async () => {
+    const policy = () =>
+      rdsIam(['policy', '--instance', 'orders', '--user', 'app', '--json', '--timeout', '1000'], {
+        AWS_ENDPOINT_URL_RDS: `http://127.0.0.1:${(api.address() as net.AddressInfo).port}`,
+      });
     mode = 'hang';
     const hung = await policy();
     expect(hung.code).toBe(4);
@@ -225,3 +229,40 @@ describe("the CLI's RDS API look-up hangs, errs, then answers", () => {
     expect(answered.stdout).toContain('dbuser:db-WAITSFAULT0123456/app');
   }, 40_000);
 });
+
+describe.runIf(hasDatabase('postgres'))(
+  "the doctor's probes against a server that never answers",
+  () => {
+    test('each network step ends at --timeout and the run fails with the step named', async () => {
+      const silent = await tcpStandIn();
+      try {
+        const r = await rdsIam([
+          'doctor',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(silent.port),
+          '--engine',
+          'postgres',
+          '--user',
+          'app',
+          '--signing-host',
+          'mydb.abc123xyz.eu-west-1.rds.amazonaws.com',
+          '--timeout',
+          '1000',
+          '--json',
+        ]);
+        expect(r.code).toBe(1);
+        expect(r.ms).toBeLessThan(10_000);
+        const { checks } = JSON.parse(r.stdout) as {
+          checks: Array<{ id: string; status: string; detail: string }>;
+        };
+        const tls = checks.find((c) => c.id === 'tls');
+        expect(tls?.status).toBe('fail');
+        expect(tls?.detail).toMatch(/within 1000 ms/);
+      } finally {
+        await silent.close();
+      }
+    }, 30_000);
+  },
+);
