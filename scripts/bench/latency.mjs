@@ -33,8 +33,17 @@ export function ratio(a, b) {
  * @param {number} options.n samples of each
  * @param {number} options.warmup rounds of each before sampling
  * @param {string} options.ratioLabel the ratio row's label, with its target
+ * @param {string} [options.column] what one sample is (the first column's heading)
  */
-export async function compareLatency({ title, subject, baseline, n, warmup, ratioLabel }) {
+export async function compareLatency({
+  title,
+  subject,
+  baseline,
+  n,
+  warmup,
+  ratioLabel,
+  column = 'new connection (connect + SELECT 1)',
+}) {
   for (let i = 0; i < warmup; i++) {
     await subject.once();
     await baseline.once();
@@ -53,7 +62,6 @@ export async function compareLatency({ title, subject, baseline, n, warmup, rati
   const sa = summarize(a);
   const sb = summarize(b);
   const ms = (v) => `${v.toFixed(2)} ms`;
-  const column = 'new connection (connect + SELECT 1)';
   console.log(title);
   console.table([
     { [column]: subject.label, mean: ms(sa.mean), p50: ms(sa.p50), p99: ms(sa.p99) },

@@ -3,7 +3,6 @@
 // mysql2-credentials.e2e.test.ts, each in a fresh worker process, because the default chain is
 // memoized once per process (that memo is what this measures). Not a test file itself.
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { type Emulator, startEmulator } from '@rds-iam/emulator';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -15,12 +14,15 @@ import {
   UPSTREAM_PASSWORD,
 } from '../harness/index.js';
 import {
+  type CredentialEndpoint,
   type DriverUnderTest,
   eventLog,
   type Gate,
   range,
   type SingleConnection,
+  startCredentialEndpoint,
   startGate,
+  useContainerCredentials,
 } from './driver-support.js';
 
 const CONNECTIONS = 200;
@@ -33,46 +35,23 @@ export function credentialStorm(driver: DriverUnderTest): void {
   describe.runIf(hasDatabase(engine))(
     `@rds-iam/${driver.name}: ${CONNECTIONS} new connections on a cold cache`,
     () => {
-      const savedEnv = { ...process.env };
       const keys = {
         accessKeyId: 'ASIASTANDIN000000001',
         secretAccessKey: randomBytes(30).toString('base64'),
         sessionToken: randomBytes(64).toString('base64'),
         expiration: new Date(Date.now() + 60 * 60_000),
       };
-      let credentialRequests = 0;
-      let standIn: Server;
+      let standIn: CredentialEndpoint;
+      let restoreEnv = () => {};
       let gate: Gate;
       let emulator: Emulator;
 
       beforeAll(async () => {
         // A loopback stand-in for the ECS container credentials endpoint, counting its requests. It
         // answers after 100 ms, as a real one might: long enough for callers to pile up.
-        standIn = createServer((_req, res) => {
-          credentialRequests += 1;
-          setTimeout(() => {
-            res.setHeader('content-type', 'application/json');
-            res.end(
-              JSON.stringify({
-                AccessKeyId: keys.accessKeyId,
-                SecretAccessKey: keys.secretAccessKey,
-                Token: keys.sessionToken,
-                Expiration: keys.expiration.toISOString(),
-              }),
-            );
-          }, 100);
-        });
-        await new Promise<void>((resolve) => standIn.listen(0, '127.0.0.1', resolve));
-        const address = standIn.address();
-        const port = typeof address === 'object' && address ? address.port : 0;
+        standIn = await startCredentialEndpoint(keys, 100);
         // Only the container endpoint may answer: no keys in the environment, no shared files, no IMDS.
-        for (const name of Object.keys(process.env)) {
-          if (name.startsWith('AWS_')) delete process.env[name];
-        }
-        process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI = `http://127.0.0.1:${port}/v2/credentials/e2e`;
-        process.env.AWS_EC2_METADATA_DISABLED = 'true';
-        process.env.AWS_CONFIG_FILE = '/nonexistent/rds-iam-e2e/config';
-        process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/rds-iam-e2e/credentials';
+        restoreEnv = useContainerCredentials(standIn.url);
 
         // The emulator knows only the stand-in's keys. It reaches the database through a gate, since
         // 200 sessions at once are more than the test servers allow.
@@ -95,13 +74,8 @@ export function credentialStorm(driver: DriverUnderTest): void {
       afterAll(async () => {
         await emulator?.stop();
         await gate?.close();
-        await new Promise<void>((resolve) =>
-          standIn ? standIn.close(() => resolve()) : resolve(),
-        );
-        for (const name of Object.keys(process.env)) {
-          if (!(name in savedEnv)) delete process.env[name];
-        }
-        Object.assign(process.env, savedEnv);
+        await standIn?.close();
+        restoreEnv();
       });
 
       test('1 credential request and 1 mint for all of them, every login accepted', async () => {
@@ -132,7 +106,7 @@ export function credentialStorm(driver: DriverUnderTest): void {
 
         expect(new Set(ids).size).toBe(CONNECTIONS);
         expect(emulator.counters()).toMatchObject({ accepted: CONNECTIONS, rejected: 0 });
-        expect(credentialRequests).toBe(1);
+        expect(standIn.requests).toBe(1);
         const minted = log.minted();
         expect(minted).toHaveLength(1);
         expect(minted[0]?.credentialsMs).toBeGreaterThan(0);

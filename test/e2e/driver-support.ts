@@ -1,6 +1,7 @@
 // Shared by the @rds-iam/pg and @rds-iam/mysql2 end-to-end files: one small adapter per driver so
 // that the same scenarios (pool recycling, rejections, credentials, TLS) run against both, plus the
 // helpers they need. Not a test file (no `.test.ts`).
+import { createServer, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type {
@@ -30,6 +31,7 @@ export interface CommonPoolOptions {
   signingHost?: string | undefined;
   signingPort?: number | undefined;
   credentials?: AwsCredentials | AwsCredentialsProvider | undefined;
+  credentialsTimeoutMs?: number | undefined;
   now?: (() => number) | undefined;
   onEvent?: ((event: TokenEvent) => void) | undefined;
   ssl?: IamSslOption;
@@ -275,6 +277,8 @@ export interface Gate {
   readonly port: number;
   /** The most connections that were through at once. */
   peak(): number;
+  /** Changes how many may be through at once; 0 makes it an upstream that accepts and never answers. */
+  setSlots(slots: number): void;
   close(): Promise<void>;
 }
 
@@ -330,10 +334,106 @@ export async function startGate(
   return {
     port: typeof address === 'object' && address ? address.port : 0,
     peak: () => peak,
+    setSlots: (n) => {
+      slots = n;
+      next();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** What the container-credentials stand-in does with the next request. */
+export type CredentialEndpointMode = 'answer' | 'hang' | 'error' | 'garbage';
+
+/**
+ * A loopback stand-in for the ECS/EKS container credentials endpoint
+ * (`AWS_CONTAINER_CREDENTIALS_FULL_URI`) that serves `keys`, counts its requests, and can be switched
+ * to hang (accept and never answer), answer HTTP 500, or answer garbage. `delayMs` makes every answer
+ * slow.
+ */
+export interface CredentialEndpoint {
+  readonly url: string;
+  requests: number;
+  mode: CredentialEndpointMode;
+  delayMs: number;
+  /** Requests it holds unanswered whose client is still connected. */
+  hanging(): number;
+  close(): Promise<void>;
+}
+
+export async function startCredentialEndpoint(
+  keys: AwsCredentials,
+  delayMs = 0,
+): Promise<CredentialEndpoint> {
+  const hung: ServerResponse[] = [];
+  const server = createServer((_req, res) => {
+    endpoint.requests += 1;
+    if (endpoint.mode === 'hang') {
+      hung.push(res);
+      return;
+    }
+    const mode = endpoint.mode;
+    setTimeout(() => {
+      if (mode === 'error') {
+        res.statusCode = 500;
+        res.end(JSON.stringify({ Code: 'InternalError', Message: 'agent unavailable (stand-in)' }));
+        return;
+      }
+      if (mode === 'garbage') {
+        res.end('<html>502 Bad Gateway</html>');
+        return;
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          AccessKeyId: keys.accessKeyId,
+          SecretAccessKey: keys.secretAccessKey,
+          Token: keys.sessionToken,
+          Expiration: keys.expiration?.toISOString(),
+        }),
+      );
+    }, endpoint.delayMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const endpoint: CredentialEndpoint = {
+    url: `http://127.0.0.1:${port}/v2/credentials/e2e`,
+    requests: 0,
+    mode: 'answer',
+    delayMs,
+    hanging: () => hung.filter((res) => !res.socket?.destroyed).length,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  return endpoint;
+}
+
+/**
+ * Makes the SDK's default chain find nothing but the container endpoint at `url`: no keys in the
+ * environment, no shared files, no instance metadata. Returns the function that puts the environment
+ * back.
+ */
+export function useContainerCredentials(url: string): () => void {
+  const saved = { ...process.env };
+  for (const name of Object.keys(process.env)) {
+    if (name.startsWith('AWS_')) delete process.env[name];
+  }
+  process.env.AWS_CONTAINER_CREDENTIALS_FULL_URI = url;
+  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  process.env.AWS_CONFIG_FILE = '/nonexistent/rds-iam-e2e/config';
+  process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/rds-iam-e2e/credentials';
+  return () => {
+    for (const name of Object.keys(process.env)) {
+      if (!(name in saved)) delete process.env[name];
+    }
+    Object.assign(process.env, saved);
   };
 }

@@ -1,6 +1,7 @@
 // Soak (issue 8): every integration x engine serves a steady query load while the test clock walks
 // through 24 simulated hours in 5-minute steps, with connection churn (every session killed
 // server-side each 30 minutes), credentials rotating hourly, a 2-minute credential-endpoint outage,
+// a 2-minute credential-endpoint hang (requests that never settle, cut by credentialsTimeoutMs),
 // one login rejected per simulated hour and one emulator restart (same port, same CA, so the pools are
 // kept). Nothing waits for real time to pass: after a kill or the restart the test waits for each
 // client to have noticed its dead connections (a condition, not a delay), and no assertion reads the
@@ -53,6 +54,12 @@ const KILL_EVERY = 6;
 const KEY_GRACE = 3 * MINUTE;
 /** The credential endpoint is down for [OUTAGE_AT, OUTAGE_AT + 2 min): hour 7, minute 50. */
 const OUTAGE_AT = 7 * HOUR + 50 * MINUTE;
+/**
+ * The credential endpoint hangs (accepts, never answers) for [HANG_AT, HANG_AT + 2 min): hour 15,
+ * minute 50. Each request then waits HANG_TIMEOUT_MS of real time, the bound under test.
+ */
+const HANG_AT = 15 * HOUR + 50 * MINUTE;
+const HANG_TIMEOUT_MS = 250;
 /** The emulator is stopped and started again on the same port, with the same CA, at hour 12. */
 const RESTART_AT = 12 * HOUR;
 /** Real-time budget of one integration's 24 hours (about 5 s alone on 2 cores). */
@@ -280,6 +287,7 @@ interface SoakResult {
   tokensSeen: number;
   providerCalls: number;
   providerFailures: number;
+  providerHangs: number;
   keys: number;
   restarted: boolean;
   slowestHandOutMs: number;
@@ -300,9 +308,14 @@ async function soak(integration: Integration, index: number): Promise<SoakResult
   const keys = new Map<number, EmulatorCredentials>();
   let providerCalls = 0;
   let providerFailures = 0;
+  let providerHangs = 0;
   const credentials: AwsCredentialsProvider = async () => {
     providerCalls += 1;
     const elapsed = clock.now() - start;
+    if (elapsed >= HANG_AT && elapsed < HANG_AT + 2 * MINUTE) {
+      providerHangs += 1;
+      return new Promise<never>(() => {});
+    }
     if (elapsed >= OUTAGE_AT && elapsed < OUTAGE_AT + 2 * MINUTE) {
       providerFailures += 1;
       throw new Error('credential endpoint down (injected)');
@@ -331,6 +344,7 @@ async function soak(integration: Integration, index: number): Promise<SoakResult
     signingHost: endpoint.host,
     signingPort: endpoint.port,
     credentials,
+    credentialsTimeoutMs: HANG_TIMEOUT_MS,
     now: clock.now,
     onEvent: (e) => events.push(e),
   });
@@ -410,8 +424,13 @@ async function soak(integration: Integration, index: number): Promise<SoakResult
         expect(iam.port).toBe(port);
         expect(iam.endpoint).toEqual(endpoint);
         restarted = true;
-      } else if ((step % KILL_EVERY === 0 && step > 0) || elapsed === OUTAGE_AT) {
-        // Also at the outage, so that a login needs a mint, and the mint credentials, right then.
+      } else if (
+        (step % KILL_EVERY === 0 && step > 0) ||
+        elapsed === OUTAGE_AT ||
+        elapsed === HANG_AT
+      ) {
+        // Also at the outage and the hang, so that a login needs a mint, and the mint credentials,
+        // right then.
         await endSessionsOf(engine, app.user);
         await settle('sessions killed', true);
       }
@@ -450,6 +469,7 @@ async function soak(integration: Integration, index: number): Promise<SoakResult
     tokensSeen: sum((c) => c.distinctTokens),
     providerCalls,
     providerFailures,
+    providerHangs,
     keys: keys.size,
     restarted,
     slowestHandOutMs: Math.round(slowest * 10) / 10,
@@ -493,8 +513,11 @@ describe('soak: 24 simulated hours per integration x engine', () => {
         expect(r.mints).toBeLessThanOrEqual(24 * 8);
         // The server saw no more distinct tokens than were minted.
         expect(r.tokensSeen).toBeLessThanOrEqual(r.mints);
+        // The hang was hit too, and each hung request was given up at credentialsTimeoutMs (else the
+        // case would not finish) and absorbed by the cached keys like the outage.
+        expect(r.providerHangs).toBeGreaterThanOrEqual(1);
         // Credentials are asked for only when a mint needs them.
-        expect(r.providerCalls).toBeLessThanOrEqual(r.mints + r.providerFailures);
+        expect(r.providerCalls).toBeLessThanOrEqual(r.mints + r.providerFailures + r.providerHangs);
       },
       CASE_TIMEOUT_MS,
     );

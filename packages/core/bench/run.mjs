@@ -129,3 +129,6 @@ if (!ok) {
   console.error('a target was missed');
   process.exitCode = 1;
 }
+
+// 4. Cold start to the first token, fresh processes against @aws-sdk/rds-signer (its own file).
+await import('./cold-start.mjs');

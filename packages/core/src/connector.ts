@@ -17,6 +17,7 @@ export const IAM_OPTION_KEYS = [
   'profile',
   'expiryMarginMs',
   'refreshAheadMs',
+  'credentialsTimeoutMs',
   'onEvent',
   'now',
   'sign',
@@ -112,7 +113,9 @@ export function iamTls(host: string, signingHost: string, ssl: IamSslOption): Ia
   // the server still presents the RDS endpoint's certificate.
   const identity = user.servername ?? (isIP(signingHost) ? undefined : signingHost);
   const defaults: ConnectionOptions = {
-    ca: [...rdsCaCertificates()],
+    // The bundle is read only when it is used: a caller's own `ca` replaces it, and loading it costs a
+    // cold start a few milliseconds.
+    ...(user.ca === undefined ? { ca: [...rdsCaCertificates()] } : {}),
     rejectUnauthorized: true,
     ...(identity
       ? {

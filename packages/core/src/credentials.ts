@@ -1,4 +1,6 @@
 import { nodeCrypto } from './builtins.js';
+import { type Deadline, startDeadline } from './deadline.js';
+import { type CredentialFetcher, defaultChain, providerFetcher } from './default-chain.js';
 import { describeError, RdsIamError } from './errors.js';
 
 /**
@@ -24,15 +26,24 @@ export interface ResolvedCredentials {
   fetchMs: number;
 }
 
+/** How long a caller waits for credentials, and whether it awaits them (not a background refresh). */
+export interface CredentialWait {
+  /** `credentialsTimeoutMs`. */
+  timeoutMs: number;
+  /** A caller awaits the outcome: the wait may keep the process alive, up to `timeoutMs`. */
+  foreground: boolean;
+}
+
 /** Where a token provider gets its credentials from. One instance per identity, shared. */
 export interface CredentialSource {
   /** Identifies the identity, for sharing token caches. Contains no secret. */
   readonly id: string;
   /**
    * Credentials that stay valid until `needUntil` if the provider can give such, else the freshest it
-   * has that are still valid at `now`.
+   * has that are still valid at `now`. Rejects with `ERR_CREDENTIALS_TIMEOUT` once the request has
+   * been pending `wait.timeoutMs`.
    */
-  get(now: number, needUntil: number): Promise<ResolvedCredentials>;
+  get(now: number, needUntil: number, wait: CredentialWait): Promise<ResolvedCredentials>;
 }
 
 /**
@@ -42,22 +53,28 @@ export interface CredentialSource {
  */
 const RE_ASK_AFTER_MS = 60_000;
 
+/** One request to the credential source, shared by every caller that arrives while it is pending. */
+interface Flight {
+  readonly promise: Promise<AwsCredentials>;
+  readonly deadline: Deadline;
+}
+
 class ProviderCredentialSource implements CredentialSource {
   readonly id: string;
-  readonly #load: () => Promise<AwsCredentialsProvider>;
-  #provider: AwsCredentialsProvider | undefined;
+  readonly #load: () => Promise<CredentialFetcher>;
+  #fetcher: CredentialFetcher | undefined;
   #cached: AwsCredentials | undefined;
   #askedAt = Number.NEGATIVE_INFINITY;
-  #inflight: Promise<AwsCredentials> | undefined;
-  readonly #describe: string;
+  #flight: Flight | undefined;
+  #describe: string;
 
-  constructor(id: string, describe: string, load: () => Promise<AwsCredentialsProvider>) {
+  constructor(id: string, describe: string, load: () => Promise<CredentialFetcher>) {
     this.id = id;
     this.#describe = describe;
     this.#load = load;
   }
 
-  async get(now: number, needUntil: number): Promise<ResolvedCredentials> {
+  async get(now: number, needUntil: number, wait: CredentialWait): Promise<ResolvedCredentials> {
     const cached = this.#cached;
     if (cached && expiresAt(cached) >= needUntil) return { credentials: cached, fetchMs: 0 };
     if (cached && expiresAt(cached) > now && now - this.#askedAt < RE_ASK_AFTER_MS) {
@@ -65,8 +82,11 @@ class ProviderCredentialSource implements CredentialSource {
     }
     const started = performance.now();
     try {
-      this.#inflight ??= this.#fetch(cached !== undefined, now);
-      const credentials = await this.#inflight;
+      // Single-flight, also while the source hangs: callers join the pending request, and its one
+      // deadline ends the wait of all of them.
+      this.#flight ??= this.#start(cached !== undefined, now, wait.timeoutMs);
+      if (wait.foreground) this.#flight.deadline.ref();
+      const credentials = await this.#flight.promise;
       return { credentials, fetchMs: performance.now() - started };
     } catch (err) {
       // An old answer that still works beats an outage: the token's expiry is capped by it anyway.
@@ -75,10 +95,43 @@ class ProviderCredentialSource implements CredentialSource {
     }
   }
 
-  async #fetch(forceRefresh: boolean, now: number): Promise<AwsCredentials> {
+  #start(forceRefresh: boolean, now: number, timeoutMs: number): Flight {
+    const controller = new AbortController();
+    let expire: (err: RdsIamError) => void = () => {};
+    const expired = new Promise<never>((_resolve, reject) => {
+      expire = reject;
+    });
+    const deadline = startDeadline(timeoutMs, () => {
+      const fetcher = this.#fetcher;
+      const error = new RdsIamError(
+        'ERR_CREDENTIALS_TIMEOUT',
+        `rds-iam: ${this.#describe} did not answer within ${timeoutMs} ms (credentialsTimeoutMs); gave up waiting. Check that it is reachable and healthy (the ECS/EKS agent, instance metadata, SSO, STS), or raise \`credentialsTimeoutMs\` if it is only slow. The next connection asks again after a backoff.`,
+      );
+      controller.abort(error);
+      // The SDK's chain would hand the hung request out again: the next attempt builds a fresh one.
+      if (fetcher?.sticky) this.#fetcher = undefined;
+      expire(error);
+    });
+    const flight: Flight = {
+      deadline,
+      promise: Promise.race([this.#fetch(forceRefresh, now, controller.signal), expired]).finally(
+        () => {
+          deadline.cancel();
+          if (this.#flight === flight) this.#flight = undefined;
+        },
+      ),
+    };
+    return flight;
+  }
+
+  async #fetch(forceRefresh: boolean, now: number, signal: AbortSignal): Promise<AwsCredentials> {
     try {
-      this.#provider ??= await this.#load();
-      const credentials = await this.#provider(forceRefresh ? { forceRefresh } : undefined);
+      const fetcher = this.#fetcher ?? (await this.#load());
+      this.#describe = fetcher.describe;
+      // An attempt abandoned while the chain loaded must not bring its fetcher back.
+      if (signal.aborted) throw signal.reason;
+      this.#fetcher = fetcher;
+      const credentials = await fetcher.fetch(forceRefresh, signal);
       if (
         !credentials ||
         typeof credentials.accessKeyId !== 'string' ||
@@ -86,6 +139,7 @@ class ProviderCredentialSource implements CredentialSource {
       ) {
         throw new Error('the provider returned no accessKeyId / secretAccessKey');
       }
+      if (signal.aborted) throw signal.reason;
       this.#cached = credentials;
       this.#askedAt = now;
       return credentials;
@@ -96,8 +150,6 @@ class ProviderCredentialSource implements CredentialSource {
         `rds-iam: could not resolve AWS credentials from ${this.#describe}: ${describeError(err)}. Check that this process has an IAM role or AWS_PROFILE / AWS_ACCESS_KEY_ID set, or pass \`credentials\`.`,
         { cause: err },
       );
-    } finally {
-      this.#inflight = undefined;
     }
   }
 }
@@ -114,7 +166,11 @@ class StaticCredentialSource implements CredentialSource {
     this.id = `static:${credentials.accessKeyId}${session}`;
   }
 
-  async get(now: number): Promise<ResolvedCredentials> {
+  async get(
+    now: number,
+    _needUntil?: number,
+    _wait?: CredentialWait,
+  ): Promise<ResolvedCredentials> {
     if (expiresAt(this.#credentials) <= now) {
       throw new RdsIamError(
         'ERR_CREDENTIALS',
@@ -156,7 +212,7 @@ export function credentialSource(
       source = new ProviderCredentialSource(
         `fn:${++functionIds}`,
         'the `credentials` provider',
-        async () => credentials,
+        async () => providerFetcher(credentials, 'the `credentials` provider', false),
       );
       functionSources.set(credentials, source);
     }
@@ -169,11 +225,7 @@ export function credentialSource(
     source = new ProviderCredentialSource(
       `chain:${key}`,
       `the AWS SDK default credential chain${profile ? ` (profile '${profile}')` : ''}`,
-      async () => {
-        // Loaded on first use: the SDK is most of our cold-start cost and many processes never mint.
-        const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
-        return defaultProvider(profile ? { profile } : {}) as AwsCredentialsProvider;
-      },
+      () => defaultChain(profile),
     );
     defaultChains.set(key, source);
   }

@@ -19,6 +19,11 @@ export type RdsIamErrorCode =
   | 'ERR_REGION_NOT_FOUND'
   /** The AWS credentials could not be resolved, or expire too soon to sign a usable token. */
   | 'ERR_CREDENTIALS'
+  /**
+   * The credential source did not answer within `credentialsTimeoutMs` (a hung container agent,
+   * metadata endpoint, SSO or STS). The message names the source and the time waited.
+   */
+  | 'ERR_CREDENTIALS_TIMEOUT'
   /** Signing the token failed. */
   | 'ERR_SIGNING'
   /** A string given as a token is not an RDS IAM auth token. */

@@ -45,6 +45,16 @@ export interface TokenProviderOptions {
   /** Never hand out a token with less than this left, in ms. Default 60 000. */
   expiryMarginMs?: number;
   /**
+   * How long a caller waits for the credential source (environment, container agent, instance
+   * metadata, SSO, STS, your `credentials` function) before `getToken()` rejects with
+   * `ERR_CREDENTIALS_TIMEOUT`, in ms. The request is then abandoned, the usual backoff applies, and the
+   * next mint asks again. Default 5 000: above the SDK's own worst case for a slow but healthy source
+   * (about 3 s of retries against the container or metadata endpoint), below the pool timeouts that
+   * would otherwise fire first without saying why (mysql2's 10 s `connectTimeout`, knex's 60 s
+   * acquire timeout).
+   */
+  credentialsTimeoutMs?: number;
+  /**
    * Inside this many ms of expiry, hand out the current token and mint a new one in the background.
    * Default 300 000.
    */
@@ -71,7 +81,11 @@ export interface ResolvedOptions {
   profile: string | undefined;
   expiryMarginMs: number;
   refreshAheadMs: number;
+  credentialsTimeoutMs: number;
 }
+
+/** The default of `credentialsTimeoutMs`; see the option for why. */
+export const DEFAULT_CREDENTIALS_TIMEOUT_MS = 5_000;
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 const HOSTNAME =
@@ -220,6 +234,17 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
   validateFunction(options.sign, 'sign');
   const expiryMarginMs = validateMs(options.expiryMarginMs, 'expiryMarginMs', 60_000);
   const refreshAheadMs = validateMs(options.refreshAheadMs, 'refreshAheadMs', 300_000);
+  const credentialsTimeoutMs = validateMs(
+    options.credentialsTimeoutMs,
+    'credentialsTimeoutMs',
+    DEFAULT_CREDENTIALS_TIMEOUT_MS,
+  );
+  if (credentialsTimeoutMs === 0 || credentialsTimeoutMs > 2 ** 31 - 1) {
+    throw new RdsIamError(
+      'ERR_INVALID_OPTION',
+      `rds-iam: \`credentialsTimeoutMs\` must be from 1 to 2147483647 ms, got ${credentialsTimeoutMs}. The default is ${DEFAULT_CREDENTIALS_TIMEOUT_MS}.`,
+    );
+  }
   if (expiryMarginMs >= TOKEN_LIFETIME_MS - 60_000) {
     throw new RdsIamError(
       'ERR_INVALID_OPTION',
@@ -236,5 +261,6 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     profile: options.profile,
     expiryMarginMs,
     refreshAheadMs: Math.max(refreshAheadMs, expiryMarginMs),
+    credentialsTimeoutMs,
   };
 }

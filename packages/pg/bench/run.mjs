@@ -92,3 +92,6 @@ const logins = emulator.counters();
 await emulator.stop();
 
 console.log(`emulator: ${logins.accepted} logins accepted, ${logins.rejected} rejected`);
+
+// Cold start to the first query, fresh processes against plain pg with a signer token (its own file).
+await import('./cold-start.mjs');

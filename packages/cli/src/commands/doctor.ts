@@ -416,6 +416,15 @@ function tlsFailure(tls: TlsResult | undefined, ctx: ProbeContext): Check {
       fix: "check this machine's clock; if it is right, rotate the instance's certificate authority (modify-db-instance --ca-certificate-identifier rds-ca-rsa2048-g1)",
     };
   }
+  if (code === 'ETIMEDOUT') {
+    // The probe's own bound: no certificate was presented at all.
+    return {
+      id: 'tls',
+      status: 'fail',
+      detail: `no TLS session: ${tls.message ?? 'no answer within --timeout'}`,
+      fix: 'the port accepted the connection but the server did not answer: check that it is the database port and that nothing in between (a firewall, a proxy, a tunnel) holds connections open; --timeout sets how long each step may take',
+    };
+  }
   if (code) {
     return {
       id: 'tls',

@@ -1,5 +1,5 @@
 import { partitionOfRegion } from '@rds-iam/core';
-import { COMMON_OPTIONS, noExtraPositionals, parse, regionOption } from '../args.js';
+import { COMMON_OPTIONS, msOption, noExtraPositionals, parse, regionOption } from '../args.js';
 import { type Command, EXIT_CODES_HELP } from '../command.js';
 import { CliError, EXIT, messageOf, UsageError } from '../errors.js';
 import { type Io, styleFor } from '../io.js';
@@ -31,6 +31,7 @@ Options:
   --cluster <name>        look the resource id up for this Aurora DB cluster identifier
   --profile <name>        AWS profile for the look-up
   --endpoint-url <url>    RDS API endpoint for the look-up (also AWS_ENDPOINT_URL_RDS)
+  --timeout <ms>          give up on the look-up after this long, retries included (default 10000)
   --json                  the policy as one line of JSON
   --help                  this text
 
@@ -54,6 +55,7 @@ ${EXIT_CODES_HELP}
       cluster: { type: 'string' },
       profile: { type: 'string' },
       'endpoint-url': { type: 'string' },
+      timeout: { type: 'string' },
     });
     noExtraPositionals(positionals);
     const users = (values.user ?? []).map((u) => u.trim());
@@ -64,6 +66,7 @@ ${EXIT_CODES_HELP}
         throw new UsageError(`--user '${user}' is not a database user name`);
       }
     }
+    const timeoutMs = msOption(values.timeout, 'timeout', LOOKUP_TIMEOUT_MS);
     let region = regionOption(values.region);
     let account = accountOption(values.account);
     let resourceId = resourceIdOption(values['resource-id']);
@@ -81,6 +84,7 @@ ${EXIT_CODES_HELP}
         region,
         values.profile,
         values['endpoint-url'] ?? io.env.AWS_ENDPOINT_URL_RDS,
+        timeoutMs,
       );
       resourceId = found.resourceId;
       if (account !== undefined && account !== found.account) {
@@ -177,6 +181,13 @@ function resourceIdOption(value: string | undefined): string | undefined {
   );
 }
 
+/**
+ * The whole look-up's bound, retries included: the SDK's RDS client waits without limit for an
+ * endpoint that accepts the connection and never answers. Ten seconds is far above the API's usual
+ * answer (well under a second) and its two attempts.
+ */
+const LOOKUP_TIMEOUT_MS = 10_000;
+
 interface Found {
   kind: 'instance' | 'cluster';
   resourceId: string;
@@ -192,6 +203,7 @@ async function lookUp(
   region: string | undefined,
   profile: string | undefined,
   endpointUrl: string | undefined,
+  timeoutMs: number,
 ): Promise<Found> {
   if (identifier === '') throw new UsageError(`--${kind} must not be empty`);
   if (endpointUrl !== undefined) {
@@ -215,10 +227,13 @@ async function lookUp(
     maxAttempts: 2,
   });
   const action = kind === 'instance' ? 'DescribeDBInstances' : 'DescribeDBClusters';
+  // Unref'd by Node: it bounds the wait without keeping the process up.
+  const abortSignal = AbortSignal.timeout(timeoutMs);
   try {
     if (kind === 'instance') {
       const out = await client.send(
         new rds.DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }),
+        { abortSignal },
       );
       const db = out.DBInstances?.[0];
       if (!db?.DbiResourceId || !db.DBInstanceArn) {
@@ -232,6 +247,7 @@ async function lookUp(
     }
     const out = await client.send(
       new rds.DescribeDBClustersCommand({ DBClusterIdentifier: identifier }),
+      { abortSignal },
     );
     const cluster = out.DBClusters?.[0];
     if (!cluster?.DbClusterResourceId || !cluster.DBClusterArn) {
@@ -249,6 +265,13 @@ async function lookUp(
     );
   } catch (err) {
     if (err instanceof CliError) throw err;
+    if (abortSignal.aborted) {
+      throw new CliError(
+        `${action} did not answer within ${timeoutMs} ms (--timeout). Check the network path to the RDS API (--endpoint-url, proxy settings), or pass --resource-id, --account and --region instead of the look-up`,
+        EXIT.AWS_API,
+        'ERR_TIMEOUT',
+      );
+    }
     const name = (err as { name?: string }).name ?? 'Error';
     if (name === 'CredentialsProviderError') {
       throw new CliError(
