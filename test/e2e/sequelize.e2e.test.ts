@@ -102,7 +102,7 @@ for (const { dialect, engine } of DIALECTS) {
             (await Notes.findAll({ order: [['id', 'ASC']], attributes: ['body', 'author'] })).map(
               (n) => n.get({ plain: true }),
             ),
-          bodies: async () => (await Notes.findAll()).map((n) => n.get('body')),
+          bodies: async () => (await Notes.findAll()).map((n) => String(n.get('body'))),
           transaction: (work) =>
             sequelize.transaction(async (transaction) => {
               await work((note) => Notes.create(note, { transaction }));
