@@ -105,7 +105,7 @@ for (const { name, driver, engine } of TARGETS) {
         bodies: async () => (await em.fork().find(Notes, {})).map((n) => n.body),
         transaction: (work) =>
           em.fork().transactional(async (tx) => {
-            await work((note) => tx.insert(Notes, note));
+            await work((note) => tx.insert(Notes, note as Note));
           }),
       });
       expect(await em.fork().findOne(Notes, { author: 'bob' })).toMatchObject({ body: 'second' });

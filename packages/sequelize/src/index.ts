@@ -1,9 +1,10 @@
 import {
   type IAM_OPTION_KEYS,
-  type IamConnector,
+  type IamConnectionOptions,
   isAuthRejection,
   isTlsRequiredRefusal,
   isTlsVerifyError,
+  mariadbIamSetup,
   RdsIamError,
   splitIamOptions,
 } from '@rds-iam/core';
@@ -30,7 +31,8 @@ export type IamReplicaOptions = Omit<ReplicationOptions['write'], 'password'> &
 export interface IamSequelizeOptions
   extends Omit<Options, 'password' | 'dialect' | 'replication' | 'ssl'>,
     IamOptions {
-  dialect: 'postgres' | 'mysql';
+  /** `'mariadb'` uses the mariadb connector (Sequelize's own choice for that dialect). */
+  dialect: 'postgres' | 'mysql' | 'mariadb';
   /** TLS: verified against the RDS CAs with the signing host's name unless you pass your own. */
   ssl?: PgIamOptions['ssl'];
   /** Read replicas and the writer; every endpoint gets tokens signed for its own host. */
@@ -38,7 +40,10 @@ export interface IamSequelizeOptions
 }
 
 /** The Sequelize options {@link iamSequelizeOptions} returns, for `new Sequelize(options)`. */
-export type IamSequelizeResult = Options & { dialect: 'postgres' | 'mysql' };
+export type IamSequelizeResult = Options & { dialect: 'postgres' | 'mysql' | 'mariadb' };
+
+/** Opens one connection to an endpoint, retrying a rejected login once with a fresh token. */
+type Connect = <T>(open: () => Promise<T>) => Promise<T>;
 
 /** What Sequelize's connection manager is to rds-iam: the one place it opens a connection. */
 interface ConnectionManager {
@@ -105,10 +110,10 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
     );
   }
   const { dialect } = given;
-  if (dialect !== 'postgres' && dialect !== 'mysql') {
+  if (dialect !== 'postgres' && dialect !== 'mysql' && dialect !== 'mariadb') {
     throw new RdsIamError(
       'ERR_INVALID_OPTION',
-      `rds-iam: iamSequelizeOptions() supports dialect 'postgres' and 'mysql', got '${String(dialect)}'. For MariaDB servers use dialect 'mysql'.`,
+      `rds-iam: iamSequelizeOptions() supports dialect 'postgres', 'mysql' and 'mariadb', got '${String(dialect)}'.`,
     );
   }
   if (given.native === true || (dialect === 'postgres' && process.env.NODE_PG_FORCE_NATIVE)) {
@@ -132,7 +137,7 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
   };
   const { host, port, username } = sequelize as Endpoint;
   const main: Endpoint = { host, port, username, ssl };
-  const connectors = new Map<string, IamConnector>();
+  const connectors = new Map<string, Connect>();
   /** One endpoint's Sequelize settings, with its own connector (its own signing host). */
   const endpoint = (entry: Endpoint, base: Endpoint): Endpoint => {
     const {
@@ -171,7 +176,7 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
     };
     if (dialect === 'postgres') {
       const { config, connector } = pgIamSetup(target as PgIamOptions);
-      connectors.set(keyOf(config), connector);
+      connectors.set(keyOf(config), connector.connect);
       return {
         ...other,
         host: config.host,
@@ -182,8 +187,28 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
         dialectOptions: { ...merged, ssl: config.ssl },
       };
     }
+    if (dialect === 'mariadb') {
+      if (merged.debug === true || merged.debugCompress === true) {
+        throw new RdsIamError(
+          'ERR_CONFLICTING_OPTIONS',
+          'rds-iam: `dialectOptions.debug` / `debugCompress` make the mariadb connector dump every packet, including the one that carries the IAM token. Remove them.',
+        );
+      }
+      // The mariadb connector has no password hook: its per-connection `stream` option is where
+      // rds-iam gives each new connection its token (see `mariadbIamStream` in @rds-iam/core).
+      const { settings, connect } = mariadbIamSetup(target as IamConnectionOptions);
+      connectors.set(keyOf(settings), connect);
+      return {
+        ...other,
+        host: settings.host,
+        port: settings.port,
+        username: settings.user,
+        // Sequelize spreads `dialectOptions` into the mariadb connector's connection options.
+        dialectOptions: { ...merged, ssl: settings.ssl, stream: settings.stream },
+      };
+    }
     const { config, connector } = mysql2IamSetup(target as Mysql2IamOptions);
-    connectors.set(keyOf(config), connector);
+    connectors.set(keyOf(config), connector.connect);
     const plugins = (merged.authPlugins ?? {}) as Record<string, unknown>;
     return {
       ...other,
@@ -241,18 +266,18 @@ function keyOf(config: { user: string; host: string; port: number }): string {
  * `connect` through the connector of the endpoint being dialled, which retries a rejected login once
  * with a fresh token and turns TLS failures into an `RdsIamError`.
  */
-function routeThroughConnectors(sequelize: Sequelize, connectors: Map<string, IamConnector>): void {
+function routeThroughConnectors(sequelize: Sequelize, connectors: Map<string, Connect>): void {
   const manager = (sequelize as unknown as { connectionManager?: ConnectionManager })
     .connectionManager as (ConnectionManager & { [RETRYING]?: true }) | undefined;
   if (!manager || manager[RETRYING] || typeof manager.connect !== 'function') return;
-  const connect = manager.connect;
-  const fallback = connectors.values().next().value as IamConnector;
+  const open = manager.connect;
+  const fallback = connectors.values().next().value as Connect;
   manager.connect = function (this: unknown, config: EndpointConfig) {
     const key = `${config.username}@${config.host}:${Number(config.port)}`;
-    const connector = connectors.get(key) ?? fallback;
-    return connector.connect(async () => {
+    const connect = connectors.get(key) ?? fallback;
+    return connect(async () => {
       try {
-        return await connect.call(this, config);
+        return await open.call(this, config);
       } catch (err) {
         // Sequelize wraps the driver's error (ConnectionError, AccessDeniedError) in `parent`: the
         // connector decides on the driver's own error; anything else stays Sequelize's.
