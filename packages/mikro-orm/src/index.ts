@@ -120,7 +120,7 @@ export function iamMikroOrmOptions<D extends IDatabaseDriver>(
     replicas?: unknown;
   };
   if (replicas !== undefined && !Array.isArray(replicas)) {
-    throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: `replicas` must be an array.');
+    throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: `replicas` is not an array. Pass it as an array of connection options (`host`, `port`, `user`, ...).');
   }
   const endpoints = new Map<string, DriverSettings>();
   const main: Endpoint = { host: mikro.host, port: mikro.port, user: mikro.user, ssl };
@@ -187,7 +187,7 @@ function engineOf(driver: unknown): Engine {
   }
   throw new RdsIamError(
     'ERR_INVALID_OPTION',
-    "rds-iam: iamMikroOrmOptions() needs `driver`: PostgreSqlDriver from '@mikro-orm/postgresql', MySqlDriver from '@mikro-orm/mysql' or MariaDbDriver from '@mikro-orm/mariadb'.",
+    "rds-iam: iamMikroOrmOptions() needs to know the database driver. Pass `driver`: PostgreSqlDriver from '@mikro-orm/postgresql', MySqlDriver from '@mikro-orm/mysql' or MariaDbDriver from '@mikro-orm/mariadb'.",
   );
 }
 

@@ -113,7 +113,7 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
   if (dialect !== 'postgres' && dialect !== 'mysql' && dialect !== 'mariadb') {
     throw new RdsIamError(
       'ERR_INVALID_OPTION',
-      `rds-iam: iamSequelizeOptions() supports dialect 'postgres', 'mysql' and 'mariadb', got '${String(dialect)}'.`,
+      `rds-iam: iamSequelizeOptions() supports dialect 'postgres', 'mysql' and 'mariadb', got '${String(dialect)}'. Set \`dialect\` to one of them.`,
     );
   }
   if (given.native === true || (dialect === 'postgres' && process.env.NODE_PG_FORCE_NATIVE)) {
@@ -230,7 +230,7 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
     if (!Array.isArray(read) || write === null || typeof write !== 'object') {
       throw new RdsIamError(
         'ERR_INVALID_OPTION',
-        'rds-iam: `replication` must be `{ read: [endpoint, ...], write: endpoint }`.',
+        'rds-iam: `replication` has no `read` array or no `write` endpoint. Pass it as `{ read: [endpoint, ...], write: endpoint }` (an endpoint may be `{}`: the top-level one).',
       );
     }
     iamReplication = {
