@@ -2,8 +2,8 @@
 // valid token, for each engine, through the emulator (shared by packages/sequelize/bench and
 // packages/mikro-orm/bench). Needs @rds-iam/core and @rds-iam/emulator built.
 //
-// Env: PGHOST / PGPORT (default 127.0.0.1:5432, user postgres with trust auth), MYSQL_HOST /
-// MYSQL_PORT (default 127.0.0.1:3306, user root without a password), BENCH_N (default 300).
+// Env: PGHOST / PGPORT (default 127.0.0.1:5432, user postgres with trust auth), BENCH_N (default
+// 300). MySQL / MariaDB: 127.0.0.1:3306, user root without a password, database test.
 import { cpus } from 'node:os';
 import { createTokenProvider } from '../../packages/core/dist/index.js';
 import { compareLatency } from './latency.mjs';
@@ -19,12 +19,8 @@ const UPSTREAM = {
     user: process.env.PGUSER ?? 'postgres',
     database: process.env.PGDATABASE ?? 'postgres',
   },
-  mysql: {
-    host: process.env.MYSQL_HOST ?? '127.0.0.1',
-    port: Number(process.env.MYSQL_PORT ?? 3306),
-    user: process.env.MYSQL_USER ?? 'root',
-    database: process.env.MYSQL_DATABASE ?? 'test',
-  },
+  // The local MySQL / MariaDB server of the test set-up.
+  mysql: { host: '127.0.0.1', port: 3306, user: 'root', database: 'test' },
 };
 
 /**
