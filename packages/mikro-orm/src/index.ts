@@ -120,7 +120,10 @@ export function iamMikroOrmOptions<D extends IDatabaseDriver>(
     replicas?: unknown;
   };
   if (replicas !== undefined && !Array.isArray(replicas)) {
-    throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: `replicas` is not an array. Pass it as an array of connection options (`host`, `port`, `user`, ...).');
+    throw new RdsIamError(
+      'ERR_INVALID_OPTION',
+      'rds-iam: `replicas` is not an array. Pass it as an array of connection options (`host`, `port`, `user`, ...).',
+    );
   }
   const endpoints = new Map<string, DriverSettings>();
   const main: Endpoint = { host: mikro.host, port: mikro.port, user: mikro.user, ssl };
