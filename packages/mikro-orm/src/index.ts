@@ -63,13 +63,14 @@ type Endpoint = IamReplicaOptions & Dictionary;
 
 /**
  * Options for `MikroORM.init(...)` that log in with IAM auth tokens, for MikroORM 6 with the
- * PostgreSQL, MySQL and MariaDB drivers (all three open their connections through knex, with pg or
- * mysql2). Every new physical connection gets a token through the driver's own hook (node-postgres's
- * password function, mysql2's `mysql_clear_password` plugin), passed to knex in `driverOptions` so
- * MikroORM's own connection settings (type parsers, time zone) stay as they are. The `driver` you
- * pass is extended so that each knex client it creates opens connections through rds-iam, which
- * retries a rejected login once with a fresh token. Each read replica signs for its own host. TLS is
- * verified against the RDS CAs unless you pass `ssl`.
+ * PostgreSQL, MySQL and MariaDB drivers (all three open their connections through knex, with pg,
+ * mysql2 and the mariadb connector). Every new physical connection gets a token through the driver's
+ * own hook (node-postgres's password function, mysql2's `mysql_clear_password` plugin, the mariadb
+ * connector's per-connection `stream`). The `driver` you pass is extended: each of its connections
+ * adds that hook and TLS to the knex settings after MikroORM computed its own (type parsers, time
+ * zone stay as they are), and opens connections through rds-iam, which retries a rejected login once
+ * with a fresh token. Each read replica signs for its own host. TLS is verified against the RDS CAs
+ * unless you pass `ssl`.
  *
  * @throws {RdsIamError} for bad options, before any network call.
  *
@@ -127,7 +128,7 @@ export function iamMikroOrmOptions<D extends IDatabaseDriver>(
   }
   const endpoints = new Map<string, DriverSettings>();
   const main: Endpoint = { host: mikro.host, port: mikro.port, user: mikro.user, ssl };
-  /** One endpoint's `driverOptions`, with a connector of its own (its own signing host). */
+  /** One endpoint's settings, with a connector of its own (its own signing host). */
   const endpoint = (entry: Endpoint, base: Endpoint): Endpoint => {
     const {
       host = base.host,
