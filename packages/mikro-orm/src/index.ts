@@ -257,9 +257,15 @@ function iamDriver<D extends IDatabaseDriver>(
       super(config);
       const self = this as { connection?: SqlConnection; replicas?: SqlConnection[] };
       for (const connection of [self.connection, ...(self.replicas ?? [])]) {
-        if (connection && typeof connection.createKnexClient === 'function') {
-          routeThroughIam(connection, endpoints.get(keyOf(connection.options)) ?? main);
+        if (typeof connection?.createKnexClient !== 'function') {
+          // MikroORM 7 replaced knex with its own Kysely-based layer: without this hook no token
+          // would go in, so refuse rather than log in without one.
+          throw new RdsIamError(
+            'ERR_INVALID_OPTION',
+            `rds-iam: this MikroORM driver (${driver.name}) does not open its connections through knex, as MikroORM 6 does; @rds-iam/mikro-orm supports MikroORM 6. Use MikroORM 6, or give MikroORM 7 a pool from @rds-iam/pg / @rds-iam/mysql2 where its driver accepts one.`,
+          );
         }
+        routeThroughIam(connection, endpoints.get(keyOf(connection.options)) ?? main);
       }
     }
   };

@@ -117,4 +117,18 @@ describe('iamMikroOrmOptions', () => {
     });
     expect(connection.opened).toBe(4);
   });
+
+  it('a driver whose connections are not knex-based (MikroORM 7) is refused, not left without a token', () => {
+    const Seven = class {
+      connection = { options: {} };
+      replicas = [];
+    };
+    Object.defineProperty(Seven, 'name', { value: 'PostgreSqlDriver' });
+    const options = iamMikroOrmOptions({
+      driver: Seven as unknown as new (config: Configuration) => IDatabaseDriver,
+      host: HOST,
+      user: 'app',
+    });
+    expect(() => driver(options)).toThrow(/supports MikroORM 6/);
+  });
 });
