@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
+import { MariaDbDriver } from '@mikro-orm/mariadb';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import {
   createTokenProvider,
   parseAuthToken,
@@ -14,6 +16,7 @@ import {
   sharedTokenProvider,
 } from '@rds-iam/core';
 import { iamConnection } from '@rds-iam/knex';
+import { iamMikroOrmOptions } from '@rds-iam/mikro-orm';
 import {
   createConnection as mysql2CreateConnection,
   createPool as mysql2CreatePool,
@@ -30,6 +33,7 @@ import { iamPostgresOptions } from '@rds-iam/postgres';
 import { iamDatabaseUrl } from '@rds-iam/prisma';
 import { iamPrismaMariaDb } from '@rds-iam/prisma/mariadb';
 import { iamPrismaPg } from '@rds-iam/prisma/pg';
+import { iamSequelizeOptions } from '@rds-iam/sequelize';
 import { iamDataSourceOptions } from '@rds-iam/typeorm';
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
 
@@ -654,6 +658,149 @@ const cases: BadInputCase[] = [
       iamDataSourceOptions({ type: 'mysql', url: `mysql://app@${RDS_HOST}/app?ssl=false`, sign }),
     code: 'ERR_INVALID_OPTION',
     fix: /pass it as a DataSource option instead/,
+  },
+  // ---- Sequelize ----
+  {
+    name: 'sequelize: unknown dialect',
+    run: () =>
+      iamSequelizeOptions({ dialect: 'sqlite', host: RDS_HOST, username: 'app', sign } as never),
+    code: 'ERR_INVALID_OPTION',
+    fix: /Set `dialect` to one of them/,
+  },
+  {
+    name: 'sequelize: password next to IAM',
+    run: () =>
+      iamSequelizeOptions({
+        dialect: 'postgres',
+        host: RDS_HOST,
+        username: 'app',
+        password: token,
+        sign,
+      } as never),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /Remove `password`/,
+  },
+  {
+    name: 'sequelize: a replica with a password',
+    run: () =>
+      iamSequelizeOptions({
+        dialect: 'mysql',
+        host: RDS_HOST,
+        username: 'app',
+        replication: { write: {}, read: [{ host: RDS_HOST, password: token }] },
+        sign,
+      } as never),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /Remove it/,
+  },
+  {
+    name: 'sequelize: replication without read',
+    run: () =>
+      iamSequelizeOptions({
+        dialect: 'postgres',
+        host: RDS_HOST,
+        username: 'app',
+        replication: { write: {} },
+        sign,
+      } as never),
+    code: 'ERR_INVALID_OPTION',
+    fix: /Pass it as `\{ read: \[endpoint, \.\.\.\], write: endpoint \}`/,
+  },
+  {
+    name: 'sequelize: pg-native',
+    run: () =>
+      iamSequelizeOptions({
+        dialect: 'postgres',
+        host: RDS_HOST,
+        username: 'app',
+        native: true,
+        sign,
+      }),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /Remove `native`/,
+  },
+  {
+    name: 'sequelize: mariadb packet dumps',
+    run: () =>
+      iamSequelizeOptions({
+        dialect: 'mariadb',
+        host: RDS_HOST,
+        username: 'app',
+        dialectOptions: { debug: true },
+        sign,
+      }),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /Remove them/,
+  },
+  {
+    name: 'sequelize: ssl false towards RDS',
+    run: () =>
+      iamSequelizeOptions({ dialect: 'mysql', host: RDS_HOST, username: 'app', ssl: false, sign }),
+    code: 'ERR_TLS_REQUIRED',
+    fix: /remove `ssl: false`/,
+  },
+  {
+    name: 'sequelize: no username',
+    run: () => iamSequelizeOptions({ dialect: 'postgres', host: RDS_HOST, sign }),
+    code: 'ERR_INVALID_USER',
+    fix: /Set `username`/,
+  },
+  // ---- MikroORM ----
+  {
+    name: 'mikro-orm: no driver',
+    run: () => iamMikroOrmOptions({ host: RDS_HOST, user: 'app', sign } as never),
+    code: 'ERR_INVALID_OPTION',
+    fix: /Pass `driver`/,
+  },
+  {
+    name: 'mikro-orm: password next to IAM',
+    run: () =>
+      iamMikroOrmOptions({
+        driver: PostgreSqlDriver,
+        host: RDS_HOST,
+        user: 'app',
+        password: token,
+        sign,
+      } as never),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /Remove `password`/,
+  },
+  {
+    name: 'mikro-orm: clientUrl',
+    run: () =>
+      iamMikroOrmOptions({
+        driver: PostgreSqlDriver,
+        clientUrl: `postgresql://app@${RDS_HOST}/app`,
+        sign,
+      } as never),
+    code: 'ERR_INVALID_OPTION',
+    fix: /pass `host`, `port`, `user` and `dbName`/,
+  },
+  {
+    name: 'mikro-orm: replicas not an array',
+    run: () =>
+      iamMikroOrmOptions({
+        driver: MariaDbDriver,
+        host: RDS_HOST,
+        user: 'app',
+        replicas: { host: RDS_HOST },
+        sign,
+      } as never),
+    code: 'ERR_INVALID_OPTION',
+    fix: /Pass it as an array/,
+  },
+  {
+    name: 'mikro-orm: mariadb with ssl false towards RDS',
+    run: () =>
+      iamMikroOrmOptions({ driver: MariaDbDriver, host: RDS_HOST, user: 'app', ssl: false, sign }),
+    code: 'ERR_TLS_REQUIRED',
+    fix: /remove `ssl: false`/,
+  },
+  {
+    name: 'mikro-orm: no user',
+    run: () => iamMikroOrmOptions({ driver: PostgreSqlDriver, host: RDS_HOST, sign }),
+    code: 'ERR_INVALID_USER',
+    fix: /Set `user`/,
   },
   // ---- Prisma ----
   {

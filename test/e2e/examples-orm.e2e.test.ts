@@ -15,7 +15,7 @@ import {
   startIamEndpoint,
 } from '../harness/index.js';
 
-// The knex and TypeORM examples, run the way a reader runs them (`pnpm --filter ... start` is
+// The knex, TypeORM, Sequelize and MikroORM examples, run the way a reader runs them (`pnpm --filter ... start` is
 // `node index.mjs` in the example's folder): with no RDS_* variables (the example starts the emulator
 // in front of the local database itself), and with RDS_* variables and AWS keys in the environment,
 // as against real RDS (here: an emulator the test starts, reached the way a tunnel is). And the package
@@ -41,6 +41,30 @@ const EXAMPLES: readonly Example[] = [
     readme: 'packages/typeorm',
   },
   { dir: 'typeorm-mysql', engine: 'mysql', snippet: 'typeorm-mysql', readme: 'packages/typeorm' },
+  {
+    dir: 'sequelize-postgres',
+    engine: 'postgres',
+    snippet: 'sequelize-postgres',
+    readme: 'packages/sequelize',
+  },
+  {
+    dir: 'sequelize-mysql',
+    engine: 'mysql',
+    snippet: 'sequelize-mysql',
+    readme: 'packages/sequelize',
+  },
+  {
+    dir: 'mikro-orm-postgres',
+    engine: 'postgres',
+    snippet: 'mikro-orm-postgres',
+    readme: 'packages/mikro-orm',
+  },
+  {
+    dir: 'mikro-orm-mysql',
+    engine: 'mysql',
+    snippet: 'mikro-orm-mysql',
+    readme: 'packages/mikro-orm',
+  },
 ];
 
 /** The text between `// --- snippet: NAME ---` and `// --- end snippet ---`. */
@@ -100,7 +124,7 @@ function expectRanThrough(
   expect(run.stdout).not.toMatch(/X-Amz-Signature|X-Amz-Credential/);
 }
 
-describe('knex and TypeORM examples', () => {
+describe('knex, TypeORM, Sequelize and MikroORM examples', () => {
   const endpoints = new Map<Engine, { iam: IamEndpoint; app: IamUser; caFile: string }>();
   let caDir: string;
 
@@ -169,7 +193,9 @@ describe('knex and TypeORM examples', () => {
         readFile(`${ROOT}${example.readme}/README.md`, 'utf8'),
       ]);
       const snippet = snippetRegion(source, example.snippet);
-      expect(snippet).toMatch(/iamConnection\(|iamDataSourceOptions\(/);
+      expect(snippet).toMatch(
+        /iamConnection\(|iamDataSourceOptions\(|iamSequelizeOptions\(|iamMikroOrmOptions\(/,
+      );
       expect(codeBlocks(readme)).toContain(snippet);
     });
   }

@@ -1,7 +1,9 @@
-// Shared by knex.e2e.test.ts and typeorm.e2e.test.ts: the scenarios both ORM integrations must pass
-// against the real database behind the emulator (a notes round trip, pool churn across token
-// expiry, a busy hour, server rejections, TLS and option errors), written once over a small adapter.
+// Shared by the ORM end-to-end tests (knex, TypeORM, Sequelize, MikroORM, ...): the scenarios every
+// ORM integration must pass against the real database behind the emulator (a notes round trip, a
+// cold storm, pool churn across token expiry, a busy hour, server rejections, TLS and option errors,
+// no token text), written once over a small adapter.
 // Each file registers its own tests and keeps what only its ORM does. Not a test file itself.
+import { inspect } from 'node:util';
 import { RdsIamError, type TokenEvent } from '@rds-iam/core';
 import { afterAll, beforeAll, expect } from 'vitest';
 import {
@@ -15,11 +17,12 @@ import {
 } from '../harness/index.js';
 import {
   endpointOptions,
-  type eventLog,
+  eventLog,
   MINUTE,
   mysql2Driver,
   pgDriver,
   type Row,
+  range,
   rejectionOf,
   waitFor,
 } from './driver-support.js';
@@ -303,7 +306,8 @@ export async function busyHour<P, C>(
   orm: OrmEndpoint<P, C>,
   log: EventLog,
   pool: P,
-  pauseAfter: (step: number) => number,
+  /** Real-time pause after `step` (ms), or a wait of the test's own (a pool's logins in flight). */
+  pauseAfter: (step: number) => number | Promise<unknown>,
 ): Promise<void> {
   const failures: unknown[] = [];
   let killed = 0;
@@ -319,11 +323,12 @@ export async function busyHour<P, C>(
       killed++;
     }
     const pause = pauseAfter(step);
-    if (pause > 0) await sleep(pause);
+    if (typeof pause !== 'number') await pause;
+    else if (pause > 0) await sleep(pause);
   }
   expect(failures).toEqual([]);
   expect(killed).toBe(10);
-  expect(orm.iam.emulator.counters().rejected).toBe(0);
+  expect(orm.iam.emulator.counters().rejectedByReason).toEqual({});
   // A token lives 15 minutes and is refreshed from minute 10 on, when a connection asks: about one
   // mint per 10 minutes, never one per connection, never a loop.
   const mints = log.count('minted');
@@ -381,16 +386,28 @@ export async function rejectedTwiceThenRecovers<P, C>(
 /**
  * `connecting` dials the emulator without its CA (so against the RDS CAs, which did not sign its
  * certificate): it fails with ERR_TLS_VERIFY, and no login was tried. Resolves to the error.
+ *
+ * With `emptyLogin`, the client may have logged in with an empty password (never the token): the
+ * mariadb connector checks a MariaDB server's certificate only after authentication, so rds-iam
+ * withholds the token and the connector sends nothing in its place.
  */
 export async function unknownCaRefused<P, C>(
   orm: OrmEndpoint<P, C>,
   connecting: Promise<unknown>,
+  { emptyLogin = false }: { emptyLogin?: boolean } = {},
 ): Promise<Error & Row> {
   const err = await rejectionOf(connecting);
   expect(err.code).toBe('ERR_TLS_VERIFY');
   expect(err.message).toMatch(/certificate/i);
-  // The emulator never saw a password: no login was accepted or rejected.
-  expect(orm.iam.emulator.counters()).toMatchObject({ accepted: 0, rejected: 0 });
+  const counters = orm.iam.emulator.counters();
+  expect(counters.accepted).toBe(0);
+  if (emptyLogin) {
+    // The emulator saw no token: a login without one reads as malformed.
+    for (const reason of Object.keys(counters.rejectedByReason)) expect(reason).toBe('malformed');
+  } else {
+    // The emulator never saw a password: no login was accepted or rejected.
+    expect(counters.rejected).toBe(0);
+  }
   return err;
 }
 
@@ -419,4 +436,60 @@ export function optionErrorsBeforeConnecting<P, C>(
   // Loopback without TLS is allowed (an emulator, a tunnel's local end).
   expect(loopbackWithoutTls).not.toThrow();
   expect(orm.iam.emulator.counters().connectionsOpened).toBe(0);
+}
+
+/** How many new connections {@link coldStorm} opens at once. */
+export const STORM = 40;
+
+/** A statement that holds its connection long enough that every query of a storm needs its own. */
+export const HOLD_SQL = {
+  postgres: 'SELECT 1 AS one FROM pg_sleep(0.3)',
+  mysql: 'SELECT SLEEP(0.3) AS one',
+} as const satisfies Record<Engine, string>;
+
+/**
+ * {@link STORM} queries at once on a pool of {@link STORM} connections that a cold token cache
+ * serves: `open` builds that pool with the `credentials` and `onEvent` given (a credentials function
+ * the cache has never seen, which counts its calls). Every query runs, one credential request and one
+ * mint serve all the logins, and none is rejected. Closes the pool.
+ */
+export async function coldStorm<P, C>(
+  orm: OrmEndpoint<P, C>,
+  open: (iam: {
+    credentials: () => Promise<typeof orm.iam.credentials>;
+    onEvent: EventLog['onEvent'];
+  }) => P | Promise<P>,
+): Promise<void> {
+  orm.iam.emulator.resetCounters();
+  const log = eventLog();
+  let credentialRequests = 0;
+  const credentials = async () => {
+    credentialRequests += 1;
+    // As a container credentials endpoint might: long enough for the logins to pile up.
+    await sleep(100);
+    return orm.iam.credentials;
+  };
+  const pool = orm.track(await open({ credentials, onEvent: log.onEvent }));
+  const sql = HOLD_SQL[orm.engine];
+  const rows = await Promise.all(range(STORM).map(() => orm.firstRow(pool, sql)));
+  expect(rows).toHaveLength(STORM);
+  expect(credentialRequests).toBe(1);
+  expect(log.count('minted')).toBe(1);
+  const counters = orm.iam.emulator.counters();
+  // Each query held its own connection: as many logins (an ORM may open one more, to read the
+  // server version), and one token for all of them.
+  expect(counters.accepted).toBeGreaterThanOrEqual(STORM);
+  expect(counters.rejected).toBe(0);
+  await orm.destroy(pool);
+}
+
+/**
+ * No token text in what an application can see: errors (message, stack, causes, as `inspect` prints
+ * them), events and anything else in `seen`.
+ */
+export function noTokenText(seen: readonly unknown[]): void {
+  for (const value of seen) {
+    const text = `${inspect(value, { depth: 8, showHidden: true })} ${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) ?? ''}`;
+    expect(text).not.toMatch(/X-Amz-Signature=[0-9a-f]|X-Amz-Security-Token=[^[&\s]/i);
+  }
 }

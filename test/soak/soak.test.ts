@@ -8,6 +8,10 @@
 // wall clock.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import { MikroORM } from '@mikro-orm/core';
+import { MariaDbDriver } from '@mikro-orm/mariadb';
+import { MySqlDriver } from '@mikro-orm/mysql';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import {
   type AwsCredentialsProvider,
   createTokenProvider,
@@ -16,17 +20,20 @@ import {
 } from '@rds-iam/core';
 import type { EmulatorCounters, EmulatorCredentials } from '@rds-iam/emulator';
 import { iamConnection } from '@rds-iam/knex';
+import { iamMikroOrmOptions } from '@rds-iam/mikro-orm';
 import { createPool as createMysql2Pool } from '@rds-iam/mysql2';
 import { createPool as createPgPool } from '@rds-iam/pg';
 import { iamPostgresOptions } from '@rds-iam/postgres';
 import { iamPrismaMariaDb } from '@rds-iam/prisma/mariadb';
 import { iamPrismaPg } from '@rds-iam/prisma/pg';
+import { iamSequelizeOptions } from '@rds-iam/sequelize';
 import { iamDataSourceOptions } from '@rds-iam/typeorm';
 import { sql as drizzleSql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import knexFactory from 'knex';
 import { Kysely, sql as kyselySql, MysqlDialect } from 'kysely';
 import postgres from 'postgres';
+import { QueryTypes, Sequelize } from 'sequelize';
 import { DataSource } from 'typeorm';
 import { afterAll, describe, expect, test } from 'vitest';
 import { endSessionsOf, MINUTE, waitFor, waitForQuietEmulator } from '../e2e/driver-support.js';
@@ -109,6 +116,18 @@ interface Mysql2CorePool {
 }
 interface PgPoolCounts {
   totalCount: number;
+}
+interface SequelizeManager {
+  pool: {
+    _inUseObjects: unknown[];
+    _availableObjects: { resource: unknown }[];
+  };
+  _validate(connection: unknown): boolean;
+}
+
+/** Connections of a knex pool (knex itself, MikroORM 6): knex drops a closed one at its next acquire. */
+function knexLive(pool: TarnPool): number {
+  return pool.numUsed() + pool.free.filter((f) => !f.resource.__knex__disposed).length;
 }
 
 const INTEGRATIONS: readonly Integration[] = [
@@ -211,8 +230,7 @@ const INTEGRATIONS: readonly Integration[] = [
         return {
           query: (sql) => db.raw(sql),
           // knex marks a connection whose socket closed and drops it at the next acquire.
-          liveConnections: () =>
-            tarn().numUsed() + tarn().free.filter((f) => !f.resource.__knex__disposed).length,
+          liveConnections: () => knexLive(tarn()),
           end: () => db.destroy(),
         };
       },
@@ -241,6 +259,77 @@ const INTEGRATIONS: readonly Integration[] = [
             await ready.catch(() => undefined);
             if (ds.isInitialized) await ds.destroy();
           },
+        };
+      },
+    }),
+  ),
+  ...(['postgres', 'mysql', 'mariadb'] as const).map(
+    (dialect): Integration => ({
+      name: `Sequelize ${dialect}`,
+      engine: dialect === 'postgres' ? 'postgres' : 'mysql',
+      open({ user, ...o }) {
+        const sequelize = new Sequelize(
+          iamSequelizeOptions({
+            ...o,
+            username: user,
+            dialect,
+            logging: false,
+            pool: { max: POOL_SIZE, min: 0, acquire: 10_000 },
+          }),
+        );
+        // Sequelize drops a connection its dialect no longer validates at the next acquire (the
+        // mariadb dialect keeps a killed one in the pool until then).
+        const manager = (sequelize as unknown as { connectionManager: SequelizeManager })
+          .connectionManager;
+        return {
+          query: (sql) => sequelize.query(sql, { type: QueryTypes.SELECT }),
+          liveConnections: () =>
+            manager.pool._inUseObjects.length +
+            manager.pool._availableObjects.filter((a) => manager._validate(a.resource)).length,
+          end: () => sequelize.close(),
+        };
+      },
+    }),
+  ),
+  ...(
+    [
+      ['PostgreSQL', PostgreSqlDriver, 'postgres'],
+      ['MySQL', MySqlDriver, 'mysql'],
+      ['MariaDB', MariaDbDriver, 'mysql'],
+    ] as const
+  ).map(
+    ([label, driver, engine]): Integration => ({
+      name: `MikroORM ${label}`,
+      engine,
+      open({ database, ...o }) {
+        const ready = MikroORM.init(
+          iamMikroOrmOptions({
+            ...o,
+            // MikroORM needs a database; the MySQL soak user has none of its own.
+            dbName: database ?? 'information_schema',
+            driver: driver as typeof PostgreSqlDriver,
+            discovery: { warnWhenNoEntities: false },
+            pool: { min: 0, max: POOL_SIZE, acquireTimeoutMillis: 10_000 },
+          }),
+        );
+        let orm: MikroORM | undefined;
+        ready.then(
+          (m) => {
+            orm = m;
+          },
+          () => undefined,
+        );
+        const tarn = (): TarnPool | undefined =>
+          (
+            orm?.em.getConnection() as { getKnex?: () => { client: { pool: TarnPool } } }
+          )?.getKnex?.().client.pool;
+        return {
+          query: async (sql) => (await ready).em.getConnection().execute(sql),
+          liveConnections: () => {
+            const pool = tarn();
+            return pool ? knexLive(pool) : 0;
+          },
+          end: async () => (await ready).close(true),
         };
       },
     }),

@@ -20,7 +20,12 @@ export {
   type RdsEndpoint,
   type RdsEndpointKind,
 } from './endpoint.js';
-export { RdsIamError, type RdsIamErrorCode, type RdsIamErrorOptions } from './errors.js';
+export {
+  describeError,
+  RdsIamError,
+  type RdsIamErrorCode,
+  type RdsIamErrorOptions,
+} from './errors.js';
 export type {
   TokenErrorEvent,
   TokenEvent,
@@ -30,6 +35,16 @@ export type {
   TokenMintedEvent,
   TokenRefreshFailedEvent,
 } from './events.js';
+export {
+  type MariaDbConnectionOptions,
+  type MariaDbIamSetup,
+  type MariaDbLogger,
+  type MariaDbLoginListener,
+  type MariaDbStream,
+  type MariaDbStreamCallback,
+  mariadbIamSetup,
+  mariadbIamStream,
+} from './mariadb.js';
 export { DEFAULT_PORTS, type Engine, type TokenProviderOptions } from './options.js';
 export { createTokenProvider, type TokenInfo, type TokenProvider } from './provider.js';
 export { redact } from './redact.js';

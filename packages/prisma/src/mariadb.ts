@@ -1,15 +1,14 @@
-import { type PeerCertificate, checkServerIdentity as tlsCheckServerIdentity } from 'node:tls';
 import type { PrismaMariaDb } from '@prisma/adapter-mariadb';
 import {
   createIamConnector,
+  describeError,
   type IamConnectionOptions,
   type IamConnector,
-  type IamTls,
-  isAuthRejection,
-  isTlsVerifyError,
+  type MariaDbLogger,
+  type MariaDbStream,
+  mariadbIamStream,
   mergeDatabaseUrl,
   RdsIamError,
-  redact,
   splitIamOptions,
 } from '@rds-iam/core';
 import { loadPeer, loadPeerDependency } from './peer.js';
@@ -69,22 +68,6 @@ interface MariaDbModule {
   version?: string;
 }
 
-/** The per-connection options object the connector calls `stream` on (`this`). */
-type ConnectionOpts = Record<string, unknown> & { ssl?: unknown; logger?: LoggerLike };
-
-interface LoggerLike {
-  network?: ((msg: string) => void) | null;
-  query?: ((msg: string) => void) | null;
-  error?: ((err: unknown) => void) | null;
-  warning?: ((msg: string) => void) | null;
-  logParam?: boolean;
-}
-
-type StreamCallback = (err?: Error | null, stream?: unknown) => void;
-type UserStream = (this: ConnectionOpts, callback: StreamCallback) => unknown;
-
-/** The mariadb connector's own certificate errors: ER_SELF_SIGNED(_NO_PWD), ER_TLS_IDENTITY_ERROR, ... */
-const MARIADB_TLS_ERRNOS = new Set([45056, 45057, 45059, 45062]);
 const DEFAULT_CONNECTION_LIMIT = 10;
 
 let mariadbModule: MariaDbModule | undefined;
@@ -135,7 +118,7 @@ class AcquireGate {
     this.fail(
       new RdsIamError(
         'ERR_AUTH_REJECTED',
-        `rds-iam: the server rejected the IAM token for ${user}@${host}:${port} twice (${describe(err)}). Check that the user exists with IAM authentication enabled (MySQL/MariaDB: IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'), that the IAM policy allows rds-db:connect on this user and the instance's resource id, that the region is right, and that signingHost names the RDS endpoint when you dial a tunnel.`,
+        `rds-iam: the server rejected the IAM token for ${user}@${host}:${port} twice (${describeError(err)}). Check that the user exists with IAM authentication enabled (MySQL/MariaDB: IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'), that the IAM policy allows rds-db:connect on this user and the instance's resource id, that the region is right, and that signingHost names the RDS endpoint when you dial a tunnel.`,
         { cause: err },
       ),
     );
@@ -178,183 +161,6 @@ function unwrapPoolError(err: unknown): Error {
   const cause = (err as { cause?: unknown } | null)?.cause;
   if (cause instanceof RdsIamError) return cause;
   return err instanceof Error ? err : new Error(String(err));
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const { code, errno } = err as Error & { code?: unknown; errno?: unknown };
-    const tag = typeof code === 'string' ? code : typeof errno === 'number' ? String(errno) : '';
-    return redact(`${err.name}${tag ? ` ${tag}` : ''}: ${err.message}`);
-  }
-  return redact(String(err));
-}
-
-/** Everything needed to watch one connection's login. */
-interface LoginState {
-  /** The token was handed to the connector (TLS had been verified). */
-  sent: boolean;
-  /** OpenSSL verified the chain (Node calls `checkServerIdentity` only then). */
-  chainVerified: boolean;
-  identityError: Error | undefined;
-  peer: PeerCertificate | undefined;
-  /** Why the token was withheld, when it was. */
-  tlsError: RdsIamError | undefined;
-  /** The login's failure was already reported. */
-  reported: boolean;
-}
-
-/**
- * The mariadb connector has no password hook, so rds-iam uses its `stream(callback)` option: the
- * connector calls it for every new connection, before opening the socket, as a method of that
- * connection's own copy of the options (`this`). The hook mints (or reuses) a token, then, on that
- * per-connection options object:
- *
- * - defines `password` as a getter that hands out the token only once this connection's TLS
- *   handshake verified the server (chain and name, `tls.assertSecure`), and an empty password
- *   otherwise: mariadb 3.4 (which `@prisma/adapter-mariadb` 7 pins) turns certificate checks off at
- *   the TLS layer for any server whose version says MariaDB and checks the certificate only after
- *   authentication, so without this the cleartext token could go to an unverified server;
- * - replaces `ssl` with a copy whose `checkServerIdentity` records that the chain verified;
- * - wraps `logger.error`, through which the connector reports a failed login: a rejected token is
- *   dropped (`loginFailed`), certificate failures are reported to the {@link AcquireGate}.
- */
-function iamStreamHook(
-  connector: IamConnector,
-  gate: AcquireGate,
-  userStream: UserStream | undefined,
-): UserStream {
-  const tls = connector.tls;
-  return function iamStream(this: ConnectionOpts, callback: StreamCallback): undefined {
-    connector.password().then(
-      (token) => {
-        try {
-          watchLogin(this, token, tls, connector, gate);
-        } catch (err) {
-          callback(err instanceof Error ? err : new Error(String(err)));
-          return;
-        }
-        if (!userStream) {
-          // No stream: the connector opens the TCP socket itself, as it would without this hook.
-          callback(null);
-          return;
-        }
-        let called = false;
-        const once: StreamCallback = (err, stream) => {
-          if (called) return;
-          called = true;
-          callback(err, stream);
-        };
-        const socket = userStream.call(this, once);
-        if (socket) once(null, socket);
-      },
-      (err: unknown) => {
-        gate.fail(err as Error);
-        // A copy per connection attempt: the pool appends its state to the message of the error it
-        // is given, and the provider hands out the same error object while it backs off.
-        const code = err instanceof RdsIamError ? err.code : 'ERR_SIGNING';
-        const message = err instanceof Error ? err.message : String(err);
-        callback(new RdsIamError(code, message, { cause: err }));
-      },
-    );
-    return undefined;
-  };
-}
-
-function watchLogin(
-  opts: ConnectionOpts,
-  token: string,
-  tls: IamTls,
-  connector: IamConnector,
-  gate: AcquireGate,
-): void {
-  const state: LoginState = {
-    sent: false,
-    chainVerified: false,
-    identityError: undefined,
-    peer: undefined,
-    tlsError: undefined,
-    reported: false,
-  };
-  if (tls.ssl !== false) {
-    const base = tls.ssl;
-    const check = base.checkServerIdentity ?? tlsCheckServerIdentity;
-    opts.ssl = {
-      ...base,
-      checkServerIdentity(host: string, cert: PeerCertificate): Error | undefined {
-        // Node calls this only after OpenSSL verified the chain against `ca`, also when the connector
-        // turned `rejectUnauthorized` off.
-        const error = check(host, cert);
-        state.chainVerified = true;
-        state.peer = cert;
-        state.identityError = error;
-        return error;
-      },
-    };
-  }
-  const handOut = (): string => {
-    if (tls.ssl !== false) {
-      try {
-        tls.assertSecure({
-          encrypted: true,
-          authorized: state.chainVerified && !state.identityError,
-          getPeerCertificate: () => state.peer,
-        });
-      } catch (err) {
-        // Read before the handshake finished (mariadb 3.5 asks early), or the server is not who it
-        // should be: either way no token leaves.
-        state.tlsError = err as RdsIamError;
-        return '';
-      }
-    }
-    state.sent = true;
-    state.tlsError = undefined;
-    return token;
-  };
-  // Not enumerable: copies of the options (and loggers that walk them) never see the token.
-  Object.defineProperty(opts, 'password', {
-    configurable: true,
-    enumerable: false,
-    get: handOut,
-    set(value: unknown) {
-      // changeUser() stores a new password: let it.
-      Object.defineProperty(opts, 'password', {
-        value,
-        writable: true,
-        configurable: true,
-        enumerable: true,
-      });
-    },
-  });
-  const logger = opts.logger ?? {};
-  opts.logger = {
-    ...logger,
-    error(err: unknown) {
-      logger.error?.(err);
-      if (state.reported) return;
-      if (!state.sent && state.tlsError) {
-        state.reported = true;
-        gate.fail(state.tlsError);
-      } else if (state.sent && isAuthRejection(err)) {
-        state.reported = true;
-        connector.loginFailed(token, err);
-        gate.loginRejected(err);
-      } else if (isTlsVerifyError(err) || MARIADB_TLS_ERRNOS.has(errnoOf(err))) {
-        state.reported = true;
-        gate.fail(
-          new RdsIamError(
-            'ERR_TLS_VERIFY',
-            `rds-iam: the TLS certificate of '${connector.host}' did not verify (${describe(err)}). RDS endpoints verify against the bundled RDS CAs; for anything else (the rds-iam emulator, a proxy with its own certificate) pass its CA as \`ssl: { ca }\`, and when you dial a tunnel or alias set \`signingHost\` to the RDS endpoint name.`,
-            { cause: err },
-          ),
-        );
-      }
-    },
-  };
-}
-
-function errnoOf(err: unknown): number {
-  const errno = (err as { errno?: unknown } | null)?.errno;
-  return typeof errno === 'number' ? errno : -1;
 }
 
 /** Same pool, but connections are taken through the {@link AcquireGate}. */
@@ -456,13 +262,13 @@ export function withWorkingMinimumIdle(
 }
 
 /** Drops the `network` logger: the connector's packet dumps would contain the token. */
-function safeLogger(logger: unknown): LoggerLike | undefined {
+function safeLogger(logger: unknown): MariaDbLogger | undefined {
   if (logger === undefined || logger === null) return undefined;
   if (typeof logger === 'function') {
     const fn = logger as (msg: unknown) => void;
     return { query: fn, error: fn, warning: fn };
   }
-  const { network: _network, ...rest } = logger as LoggerLike;
+  const { network: _network, ...rest } = logger as MariaDbLogger;
   return rest;
 }
 
@@ -471,7 +277,7 @@ export function buildMariaDbConfig(options: IamPrismaMariaDbOptions): {
   config: MariaDbPoolConfig;
   connector: IamConnector;
   gate: AcquireGate;
-  stream: UserStream;
+  stream: MariaDbStream;
 } {
   if (options === null || typeof options !== 'object') {
     throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: options must be an object.');
@@ -511,7 +317,7 @@ export function buildMariaDbConfig(options: IamPrismaMariaDbOptions): {
     ...driver
   } = rest as typeof rest & {
     ssl?: IamConnectionOptions['ssl'];
-    stream?: UserStream;
+    stream?: MariaDbStream;
     logger?: unknown;
   };
   const connector = createIamConnector(
@@ -521,7 +327,11 @@ export function buildMariaDbConfig(options: IamPrismaMariaDbOptions): {
   const connectionLimit =
     typeof driver.connectionLimit === 'number' ? driver.connectionLimit : DEFAULT_CONNECTION_LIMIT;
   const gate = new AcquireGate(connector, connectionLimit);
-  const stream = iamStreamHook(connector, gate, userStream);
+  const stream = mariadbIamStream(
+    connector,
+    { fail: (err) => gate.fail(err), rejected: (err) => gate.loginRejected(err) },
+    userStream,
+  );
   const config = {
     // The adapter's default for a pool it creates itself: no client-side prepared statement cache.
     prepareCacheLength: 0,
