@@ -35,6 +35,7 @@ export {
   type DbUserArnPart,
   type DbUserArnParts,
   dbUserArn,
+  type EvaluatePoliciesOptions,
   evaluatePolicies,
   type PolicyDecision,
   type PolicyEvaluation,

@@ -73,6 +73,14 @@ export interface PolicyRequest {
   action?: string;
 }
 
+/** Options of {@link evaluatePolicies}. */
+export interface EvaluatePoliciesOptions {
+  /**
+   * What to call each document in explanations (a file name, say), by position; `policy N` otherwise.
+   */
+  names?: readonly string[];
+}
+
 /** A policy as given: its JSON text, or the parsed document. */
 export type PolicyInput = string | Readonly<Record<string, unknown>>;
 
@@ -130,7 +138,9 @@ export function dbUserArn(parts: DbUserArnParts): string {
 export function evaluatePolicies(
   policies: readonly PolicyInput[],
   request: PolicyRequest,
+  options: EvaluatePoliciesOptions = {},
 ): PolicyEvaluation {
+  const label = labeller(options.names ?? []);
   const action = request.action ?? 'rds-db:connect';
   const { resource } = request;
   const statements = policies.flatMap((p, i) => parseStatements(p, i));
@@ -153,11 +163,11 @@ export function evaluatePolicies(
       ...base,
       decision: 'explicit-deny',
       decidedBy: deny,
-      nearestMiss: withExplanation(deny, undefined, [], true, action, resource),
+      nearestMiss: withExplanation(label, deny, undefined, [], true, action, resource),
     };
   }
   if (allow) return { ...base, decision: 'allow', decidedBy: allow };
-  const miss = nearestMiss(statements, action, resource, unevaluated);
+  const miss = nearestMiss(label, statements, action, resource, unevaluated);
   return { ...base, decision: 'implicit-deny', ...(miss ? { nearestMiss: miss } : {}) };
 }
 
@@ -373,7 +383,10 @@ function differingParts(pattern: string, resource: string): DbUserArnPart[] | un
   return PART_NAMES.filter((_, i) => !globToRegExp(p[i] ?? '').test(r[i] ?? ''));
 }
 
+type Label = (ref: PolicyStatementRef) => string;
+
 function nearestMiss(
+  label: Label,
   statements: readonly Statement[],
   action: string,
   resource: string,
@@ -381,7 +394,7 @@ function nearestMiss(
 ): PolicyNearestMiss | undefined {
   const firstUnevaluatedAllow = unevaluated.find((u) => u.effect === 'Allow');
   if (firstUnevaluatedAllow) {
-    return withExplanation(firstUnevaluatedAllow, undefined, [], true, action, resource);
+    return withExplanation(label, firstUnevaluatedAllow, undefined, [], true, action, resource);
   }
   let best: { s: Statement; pattern?: string; differs: DbUserArnPart[]; score: number } | undefined;
   for (const s of statements) {
@@ -398,6 +411,7 @@ function nearestMiss(
   }
   if (!best) return undefined;
   return withExplanation(
+    label,
     best.s.ref,
     best.pattern,
     best.differs,
@@ -407,11 +421,13 @@ function nearestMiss(
   );
 }
 
-function label(ref: PolicyStatementRef): string {
-  return `policy ${ref.policy} Statement[${ref.statement}]${ref.sid ? ` (Sid ${ref.sid})` : ''}`;
+function labeller(names: readonly string[]): Label {
+  return (ref) =>
+    `${names[ref.policy] ?? `policy ${ref.policy}`} Statement[${ref.statement}]${ref.sid ? ` (Sid ${ref.sid})` : ''}`;
 }
 
 function withExplanation(
+  label: Label,
   ref: PolicyStatementRef | UnevaluatedStatement,
   pattern: string | undefined,
   differs: DbUserArnPart[],

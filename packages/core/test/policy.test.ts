@@ -269,6 +269,14 @@ describe('evaluatePolicies: the nearest miss', () => {
       );
     });
   }
+  it('names documents as the caller asks (file names)', () => {
+    const r = evaluatePolicies(
+      [allowing('arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABC/app')],
+      { resource: ARN },
+      { names: ['policy.json'] },
+    );
+    expect(r.nearestMiss?.explanation).toMatch(/^policy\.json Statement\[0\] allows /);
+  });
   it('picks the closest of several resources and names every part that differs', () => {
     const r = evaluatePolicies(
       [
