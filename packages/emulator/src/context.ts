@@ -91,7 +91,12 @@ export type RejectReason =
   | 'bad-session-token'
   | 'tls-required'
   | 'injected'
-  | 'rate-limited';
+  | 'rate-limited'
+  /**
+   * The token is valid but the signing key's IAM policies (`EmulatorCredentials.policies`) do not
+   * allow `rds-db:connect` on the login's dbuser ARN.
+   */
+  | 'not-authorized';
 
 /**
  * The verdict on one login: accepted (with the access key that signed the token) or refused with a

@@ -19,8 +19,11 @@ export {
 } from './certificate.js';
 export type { RejectReason, UpstreamTarget, VerifyResult } from './context.js';
 export {
+  DEFAULT_ACCOUNT_ID,
+  DEFAULT_RESOURCE_ID,
   type Emulator,
   type EmulatorCounters,
+  type EmulatorLogin,
   type EmulatorEngine,
   type EmulatorOptions,
   parseUpstream,

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { PolicyInput } from '@rds-iam/core';
 import type { RejectReason, VerifyResult } from './context.js';
 import {
   canonicalPresignedRequest,
@@ -32,6 +33,17 @@ export interface EmulatorCredentials {
   readonly sessionToken?: string;
   /** Tokens verified after this moment are rejected with `credentials-expired`. */
   readonly expiration?: Date;
+  /**
+   * The identity policies of this key (JSON text or parsed documents). When given, a login is also
+   * evaluated as IAM does for `rds-db:connect` on the emulator's dbuser ARN
+   * (`arn:aws:rds-db:REGION:ACCOUNT_ID:dbuser:RESOURCE_ID/USER`) and refused with reason
+   * `not-authorized` unless allowed. Without it, the key may log in as any user (as before).
+   * @example
+   * ```ts
+   * emulator.addCredentials({ ...DEMO_CREDENTIALS, policies: [readFileSync('policy.json', 'utf8')] });
+   * ```
+   */
+  readonly policies?: readonly PolicyInput[];
 }
 
 /**
