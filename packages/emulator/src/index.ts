@@ -17,6 +17,7 @@ export {
   type CertificateAuthorityPem,
   createCertificateAuthority,
 } from './certificate.js';
+export { type CliIo, type CliRun, main, policyLines, readyJson } from './command.js';
 export type { RejectReason, UpstreamTarget, VerifyResult } from './context.js';
 export {
   DEFAULT_ACCOUNT_ID,
@@ -30,6 +31,16 @@ export {
   startEmulator,
   type UpstreamOptions,
 } from './emulator.js';
+export {
+  EMULATOR_FLAGS,
+  EMULATOR_FLAGS_HELP,
+  type EmulatorFlagValues,
+  EmulatorUsageError,
+  formatLogin,
+  type ResolvedEmulatorFlags,
+  redactUpstream,
+  resolveEmulatorFlags,
+} from './flags.js';
 export {
   EMPTY_PAYLOAD_SHA256,
   type PresignParams,

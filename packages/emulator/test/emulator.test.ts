@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/bin.js';
+import { main } from '../src/command.js';
 import {
   createCertificateAuthority,
   DEMO_CREDENTIALS,
