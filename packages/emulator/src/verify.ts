@@ -293,16 +293,22 @@ function verifyOrThrow(
   const signingKey = deriveSigningKey(creds.secretAccessKey, scopeDate, scopeRegion, scopeService);
   const given = Buffer.from(t.signature, 'utf8');
   // The JS SDK v3 signs the empty-body hash, botocore and others UNSIGNED-PAYLOAD; RDS takes both.
-  const matches = [EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD].some((payloadHash) => {
-    const want = Buffer.from(
-      hmacHex(
-        signingKey,
-        stringToSign(date, scope, canonicalPresignedRequest(t.hostHeader, query, payloadHash)),
-      ),
-      'utf8',
-    );
-    return given.length === want.length && timingSafeEqual(given, want);
-  });
+  // SigV4 canonicalises the host header lowercased (botocore signs `urlsplit(url).hostname`), while
+  // the token keeps the host as typed: `--hostname MYDB.ABC...` yields a capitalised token signed for
+  // the lowercase name. Signers that keep the case as typed sign that; both are the same endpoint.
+  const hostHeaders = [...new Set([t.hostHeader, t.hostHeader.toLowerCase()])];
+  const matches = hostHeaders.some((hostHeader) =>
+    [EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD].some((payloadHash) => {
+      const want = Buffer.from(
+        hmacHex(
+          signingKey,
+          stringToSign(date, scope, canonicalPresignedRequest(hostHeader, query, payloadHash)),
+        ),
+        'utf8',
+      );
+      return given.length === want.length && timingSafeEqual(given, want);
+    }),
+  );
   if (!matches) {
     throw new Rejection(
       'bad-signature',
