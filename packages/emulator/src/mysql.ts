@@ -386,7 +386,7 @@ class MysqlConnection {
       announcedMariaDb,
       upstreamReader,
     );
-    if (final[0] !== 0x00) this.#refuse(seq + 1, final);
+    if (final[0] !== 0x00) this.#refuse(seq + 1, upstreamRefusal(final, ctx.upstream.user ?? user));
 
     // ---- relay ----
     this.#client.write(frame(seq + 1, final));
@@ -579,4 +579,19 @@ function scramble(): Buffer {
   const bytes = randomBytes(20);
   for (let i = 0; i < bytes.length; i++) bytes[i] = 0x21 + ((bytes[i] ?? 0) % 94);
   return bytes;
+}
+
+/**
+ * Upstream's refusal of the emulator's own login, as the client gets it. An `Access denied` there is
+ * not about the client's token (that was accepted): passing 1045 on would make drivers mint a new
+ * token, and its `(using password: NO)` misleads. Like the PostgreSQL front end, say what it is,
+ * with a code clients don't take for a bad token. Other errors pass unchanged.
+ */
+function upstreamRefusal(err: Buffer, user: string): Buffer {
+  if (err[0] !== 0xff || err.length < 3 || err.readUInt16LE(1) !== ER_ACCESS_DENIED) return err;
+  return errPacket(
+    ER_NOT_SUPPORTED_AUTH_MODE,
+    '08004',
+    `rds-iam emulator: the upstream server rejected the emulator's login as '${user}': no such user upstream, or it needs a password other than the upstream URL's`,
+  );
 }
