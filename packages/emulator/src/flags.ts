@@ -237,7 +237,7 @@ function engineFlag(value: string | undefined): EmulatorEngine {
   const name = (value ?? 'postgres').trim().toLowerCase();
   if (['postgres', 'postgresql', 'pg', 'aurora-postgresql'].includes(name)) return 'postgres';
   if (['mysql', 'mariadb', 'aurora-mysql'].includes(name)) return 'mysql';
-  throw new EmulatorUsageError(`--engine ${value}: expected postgres or mysql`);
+  throw new EmulatorUsageError(`--engine must be postgres or mysql (got '${value}')`);
 }
 
 function endpointFlag(value: string): { host: string; port?: number } {

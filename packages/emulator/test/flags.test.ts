@@ -103,7 +103,7 @@ describe('resolveEmulatorFlags: one definition for both commands', () => {
   });
 
   it.each([
-    [{ engine: 'oracle' }, /--engine oracle: expected postgres or mysql/],
+    [{ engine: 'oracle' }, /--engine must be postgres or mysql \(got 'oracle'\)/],
     [{ account: '1234' }, /--account 1234: expected a 12-digit/],
     [{ 'resource-id': 'orders-db' }, /not the instance name/],
     [{ credentials: ['AKIAEXAMPLE000000001'] }, /expected ACCESS_KEY_ID,SECRET/],

@@ -145,7 +145,8 @@ export function policyDocument(
   };
 }
 
-function accountOption(value: string | undefined): string | undefined {
+/** `--account`: 12 digits (dashes allowed). */
+export function accountOption(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const account = value.trim().replaceAll('-', '');
   if (!/^\d{12}$/.test(account)) {
@@ -156,7 +157,8 @@ function accountOption(value: string | undefined): string | undefined {
   return account;
 }
 
-function resourceIdOption(value: string | undefined): string | undefined {
+/** `--resource-id`: db-..., cluster-..., prx-... or `*`, never an instance name. */
+export function resourceIdOption(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const id = value.trim();
   if (id === '*' || /^(?:db|cluster|prx)-[A-Za-z0-9]+$/.test(id)) return id;
