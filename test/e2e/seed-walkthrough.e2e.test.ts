@@ -183,6 +183,8 @@ for (const { engine, client } of ENGINES) {
         RESOURCE_ID,
         '--policy-file',
         policy,
+        // RDS refuses a PostgreSQL user without rds_iam: so does the emulator with this flag.
+        ...(engine === 'postgres' ? ['--require-iam-grant'] : []),
         '--ca-file',
         join(dir, `${policy === policyFile ? 'good' : 'wrong'}-ca.pem`),
       ];
@@ -294,6 +296,38 @@ for (const { engine, client } of ENGINES) {
       for (const line of lines) expect(line).toMatch(new RegExp(`login ${iamUser.user}: accepted`));
       expect(good.logins()).not.toContain(token.slice(token.indexOf('X-Amz-Signature=')));
     });
+
+    // MySQL has no local counterpart of AWSAuthenticationPlugin to require (see the emulator README).
+    if (engine === 'postgres')
+      test('without GRANT rds_iam the same policy and token are refused, as RDS refuses a password user', async () => {
+        const other = await createIamUser(engine);
+        try {
+          const policy = join(dir, 'other-policy.json');
+          const written = await rdsIam(['policy', ...target().slice(0, 6), '--user', other.user]);
+          writeFileSync(policy, written.stdout);
+          const e = await startEmulatorCommand(emulatorArgs(policy));
+          try {
+            const refused = await rdsIam([
+              'connect',
+              client,
+              ...dial(e).map((a) => (a === iamUser.user ? other.user : a)),
+              ...(other.database ? ['--database', other.database] : []),
+              '--',
+              '-c',
+              'select 1',
+            ]);
+            expect(refused.code).not.toBe(0);
+            expect(refused.stderr).toContain(
+              `password authentication failed for user "${other.user}"`,
+            );
+            expect(e.logins()).toContain(`login ${other.user}: refused, not-iam-user (`);
+          } finally {
+            await e.stop();
+          }
+        } finally {
+          await other.drop();
+        }
+      });
 
     test('a policy with the wrong resource id: refused as on RDS, and doctor names the resource id', async () => {
       const written = await rdsIam([

@@ -18,6 +18,12 @@ export interface ConnectionContext {
   readonly secureContext: SecureContext;
   /** When true, a login whose password arrived without TLS is rejected (reason `tls-required`). */
   readonly requireTls: boolean;
+  /**
+   * PostgreSQL: when true, an accepted token's user must be a member of `rds_iam` upstream, or the
+   * login is refused as RDS refuses it (reason `not-iam-user`). Checked in the upstream session
+   * before the client gets AuthenticationOk.
+   */
+  readonly requireIamGrant?: boolean;
   /** The real database behind the emulator. */
   readonly upstream: UpstreamTarget;
   /**
@@ -96,7 +102,12 @@ export type RejectReason =
    * The token is valid but the signing key's IAM policies (`EmulatorCredentials.policies`) do not
    * allow `rds-db:connect` on the login's dbuser ARN.
    */
-  | 'not-authorized';
+  | 'not-authorized'
+  /**
+   * PostgreSQL with `requireIamGrant`: the user is not a member of `rds_iam` upstream, so RDS would
+   * ask for its password, not a token.
+   */
+  | 'not-iam-user';
 
 /**
  * The verdict on one login: accepted (with the access key that signed the token) or refused with a

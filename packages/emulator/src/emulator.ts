@@ -93,6 +93,12 @@ export interface EmulatorOptions {
   readonly onLogin?: (login: EmulatorLogin) => void;
   /** Refuse logins without TLS (as RDS does for IAM users). Default true. */
   readonly requireTls?: boolean;
+  /**
+   * PostgreSQL: refuse a valid token for a user that is not a member of `rds_iam` upstream, as RDS
+   * does (`password authentication failed`, reason `not-iam-user`): the seed's `GRANT rds_iam TO
+   * user` then matters. Default false, so that existing upstream users keep logging in.
+   */
+  readonly requireIamGrant?: boolean;
   /** Initial clock offset in ms: the emulator's clock is `Date.now() + offset`. Default 0. */
   readonly clockOffsetMs?: number;
   /** A client must complete its login within this many ms. Default 10 000. */
@@ -470,6 +476,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const ctx: ConnectionContext = {
     secureContext,
     requireTls,
+    requireIamGrant: options.requireIamGrant === true && engine === 'postgres',
     upstream,
     verify,
     onLogin(result) {

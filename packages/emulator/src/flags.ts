@@ -27,6 +27,7 @@ export const EMULATOR_FLAGS = {
   credentials: { type: 'string', multiple: true },
   'clock-offset': { type: 'string' },
   'no-tls-required': { type: 'boolean' },
+  'require-iam-grant': { type: 'boolean' },
   'ca-file': { type: 'string' },
   'ca-key-file': { type: 'string' },
   'handshake-timeout': { type: 'string' },
@@ -59,6 +60,8 @@ export const EMULATOR_FLAGS_HELP = `  --engine <postgres|mysql>   wire protocol 
   --clock-offset <duration>   the emulator's clock runs this far ahead (ms, or 90s, 16m, 2h;
                               behind with --clock-offset=-16m)
   --no-tls-required           accept logins without TLS (RDS never does)
+  --require-iam-grant         PostgreSQL: refuse users that are not members of rds_iam upstream,
+                              as RDS does (GRANT rds_iam TO user)
   --ca-file <path>            where to write the CA certificate clients trust
                               (default: <tmpdir>/rds-iam-emulator-ca-<port>.pem)
   --ca-key-file <path>        keep the CA across restarts (needs --ca-file): if both files exist,
@@ -84,6 +87,7 @@ export interface EmulatorFlagValues {
   credentials?: string[] | undefined;
   'clock-offset'?: string | undefined;
   'no-tls-required'?: boolean | undefined;
+  'require-iam-grant'?: boolean | undefined;
   'ca-file'?: string | undefined;
   'ca-key-file'?: string | undefined;
   'handshake-timeout'?: string | undefined;
@@ -193,6 +197,7 @@ export function resolveEmulatorFlags(values: EmulatorFlagValues): ResolvedEmulat
       upstream,
       port,
       requireTls: !values['no-tls-required'],
+      ...(values['require-iam-grant'] ? { requireIamGrant: true } : {}),
       credentials: [printedCredentials, ...extra],
       ...(values.host !== undefined ? { host: values.host } : {}),
       ...(values.endpoint !== undefined ? { endpoint: endpointFlag(values.endpoint) } : {}),

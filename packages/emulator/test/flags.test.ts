@@ -99,6 +99,8 @@ describe('resolveEmulatorFlags: one definition for both commands', () => {
       { accessKeyId: 'AKIAEXAMPLE000000002', secretAccessKey: 's2' },
     ]);
     expect(resolveEmulatorFlags({ 'clock-offset': '90s' }).options.clockOffsetMs).toBe(90_000);
+    expect(resolveEmulatorFlags({ 'require-iam-grant': true }).options.requireIamGrant).toBe(true);
+    expect(resolveEmulatorFlags({}).options).not.toHaveProperty('requireIamGrant');
     expect(resolveEmulatorFlags({ 'clock-offset': '1500' }).options.clockOffsetMs).toBe(1500);
   });
 
