@@ -127,18 +127,25 @@ function startEmulatorCommand(args: readonly string[]): Promise<RunningEmulator>
   });
 }
 
-/** The seed's `GRANT rds_iam TO demo_user`, and its MySQL counterpart as far as a local server has one. */
+/**
+ * The seed's `GRANT rds_iam TO demo_user`. MySQL / MariaDB on RDS: `IDENTIFIED WITH
+ * AWSAuthenticationPlugin AS 'RDS'`, a user without a password of its own; locally (no such plugin),
+ * a user without a password, which the emulator logs in to upstream without one.
+ */
 async function grantIam(engine: Engine, user: string): Promise<void> {
+  const db = requireDatabase(engine);
   if (engine === 'postgres') {
     // RDS creates the rds_iam role; a local server has to be given it once.
     await adminQuery(
-      requireDatabase(engine),
+      db,
       `DO $$BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$`,
     );
-    await adminQuery(requireDatabase(engine), `GRANT rds_iam TO "${user}"`);
+    await adminQuery(db, `GRANT rds_iam TO "${user}"`);
+    return;
   }
-  // MySQL / MariaDB on RDS: CREATE USER ... IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'. A local
-  // server has no such plugin; the harness user logs in upstream with the emulator's password.
+  for (const host of ['%', 'localhost']) {
+    await adminQuery(db, `ALTER USER '${user}'@'${host}' IDENTIFIED BY ''`);
+  }
 }
 
 const ENGINES: readonly { engine: Engine; client: 'psql' | 'mariadb' }[] = [
@@ -172,7 +179,10 @@ for (const { engine, client } of ENGINES) {
         '--engine',
         engine,
         '--upstream',
-        `${scheme}://:${encodeURIComponent(UPSTREAM_PASSWORD)}@${db.host}:${db.port}`,
+        // PostgreSQL: the harness users' password; MySQL: none, as for an IAM user (see grantIam).
+        engine === 'postgres'
+          ? `${scheme}://:${encodeURIComponent(UPSTREAM_PASSWORD)}@${db.host}:${db.port}`
+          : `${scheme}://${db.host}:${db.port}`,
         '--endpoint',
         `${ENDPOINT}:${defaultPort}`,
         '--region',
@@ -183,8 +193,8 @@ for (const { engine, client } of ENGINES) {
         RESOURCE_ID,
         '--policy-file',
         policy,
-        // RDS refuses a PostgreSQL user without rds_iam: so does the emulator with this flag.
-        ...(engine === 'postgres' ? ['--require-iam-grant'] : []),
+        // RDS refuses a user without rds_iam / with a password: so does the emulator with this flag.
+        '--require-iam-grant',
         '--ca-file',
         join(dir, `${policy === policyFile ? 'good' : 'wrong'}-ca.pem`),
       ];
@@ -297,37 +307,39 @@ for (const { engine, client } of ENGINES) {
       expect(good.logins()).not.toContain(token.slice(token.indexOf('X-Amz-Signature=')));
     });
 
-    // MySQL has no local counterpart of AWSAuthenticationPlugin to require (see the emulator README).
-    if (engine === 'postgres')
-      test('without GRANT rds_iam the same policy and token are refused, as RDS refuses a password user', async () => {
-        const other = await createIamUser(engine);
+    test(`without ${engine === 'postgres' ? 'GRANT rds_iam' : 'the IAM user set-up (a password of its own)'} the same policy and token are refused, as on RDS`, async () => {
+      const other = await createIamUser(engine);
+      try {
+        const policy = join(dir, 'other-policy.json');
+        const written = await rdsIam(['policy', ...target().slice(0, 6), '--user', other.user]);
+        writeFileSync(policy, written.stdout);
+        const e = await startEmulatorCommand(emulatorArgs(policy));
         try {
-          const policy = join(dir, 'other-policy.json');
-          const written = await rdsIam(['policy', ...target().slice(0, 6), '--user', other.user]);
-          writeFileSync(policy, written.stdout);
-          const e = await startEmulatorCommand(emulatorArgs(policy));
-          try {
-            const refused = await rdsIam([
-              'connect',
-              client,
-              ...dial(e).map((a) => (a === iamUser.user ? other.user : a)),
-              ...(other.database ? ['--database', other.database] : []),
-              '--',
-              '-c',
-              'select 1',
-            ]);
-            expect(refused.code).not.toBe(0);
-            expect(refused.stderr).toContain(
-              `password authentication failed for user "${other.user}"`,
-            );
-            expect(e.logins()).toContain(`login ${other.user}: refused, not-iam-user (`);
-          } finally {
-            await e.stop();
-          }
+          const refused = await rdsIam([
+            'connect',
+            client,
+            ...dial(e).map((a) => (a === iamUser.user ? other.user : a)),
+            ...(other.database ? ['--database', other.database] : []),
+            '--',
+            engine === 'postgres' ? '-c' : '-e',
+            'select 1',
+          ]);
+          expect(refused.code).not.toBe(0);
+          expect(refused.stderr).toMatch(
+            engine === 'postgres'
+              ? new RegExp(`password authentication failed for user "${other.user}"`)
+              : new RegExp(
+                  `Access denied for user '${other.user}'@'[^']+' \\(using password: YES\\)`,
+                ),
+          );
+          expect(e.logins()).toContain(`login ${other.user}: refused, not-iam-user (`);
         } finally {
-          await other.drop();
+          await e.stop();
         }
-      });
+      } finally {
+        await other.drop();
+      }
+    });
 
     test('a policy with the wrong resource id: refused as on RDS, and doctor names the resource id', async () => {
       const written = await rdsIam([

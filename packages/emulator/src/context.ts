@@ -19,9 +19,10 @@ export interface ConnectionContext {
   /** When true, a login whose password arrived without TLS is rejected (reason `tls-required`). */
   readonly requireTls: boolean;
   /**
-   * PostgreSQL: when true, an accepted token's user must be a member of `rds_iam` upstream, or the
-   * login is refused as RDS refuses it (reason `not-iam-user`). Checked in the upstream session
-   * before the client gets AuthenticationOk.
+   * When true, an accepted token's user must be one RDS takes tokens from, or the login is refused as
+   * RDS refuses it (reason `not-iam-user`). PostgreSQL: a member of `rds_iam` upstream, checked in
+   * the upstream session before the client gets AuthenticationOk. MySQL with trust upstream: a user
+   * upstream lets in without a password.
    */
   readonly requireIamGrant?: boolean;
   /** The real database behind the emulator. */
@@ -104,8 +105,8 @@ export type RejectReason =
    */
   | 'not-authorized'
   /**
-   * PostgreSQL with `requireIamGrant`: the user is not a member of `rds_iam` upstream, so RDS would
-   * ask for its password, not a token.
+   * With `requireIamGrant`: PostgreSQL, the user is not a member of `rds_iam` upstream; MySQL, the
+   * user has a password upstream (or is missing). RDS would not take a token from it.
    */
   | 'not-iam-user';
 

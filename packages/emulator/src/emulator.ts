@@ -94,9 +94,11 @@ export interface EmulatorOptions {
   /** Refuse logins without TLS (as RDS does for IAM users). Default true. */
   readonly requireTls?: boolean;
   /**
-   * PostgreSQL: refuse a valid token for a user that is not a member of `rds_iam` upstream, as RDS
-   * does (`password authentication failed`, reason `not-iam-user`): the seed's `GRANT rds_iam TO
-   * user` then matters. Default false, so that existing upstream users keep logging in.
+   * Refuse a valid token for a user RDS would not take one from (reason `not-iam-user`). PostgreSQL:
+   * not a member of `rds_iam` upstream (`password authentication failed`): the seed's `GRANT rds_iam
+   * TO user` then matters. MySQL / MariaDB with a password-less upstream URL: a user the emulator
+   * cannot log in as without a password (it has one, or does not exist) gets RDS's 1045. Default
+   * false, so that existing upstream users keep logging in.
    */
   readonly requireIamGrant?: boolean;
   /** Initial clock offset in ms: the emulator's clock is `Date.now() + offset`. Default 0. */
@@ -476,7 +478,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const ctx: ConnectionContext = {
     secureContext,
     requireTls,
-    requireIamGrant: options.requireIamGrant === true && engine === 'postgres',
+    requireIamGrant: options.requireIamGrant === true,
     upstream,
     verify,
     onLogin(result) {

@@ -60,8 +60,9 @@ export const EMULATOR_FLAGS_HELP = `  --engine <postgres|mysql>   wire protocol 
   --clock-offset <duration>   the emulator's clock runs this far ahead (ms, or 90s, 16m, 2h;
                               behind with --clock-offset=-16m)
   --no-tls-required           accept logins without TLS (RDS never does)
-  --require-iam-grant         PostgreSQL: refuse users that are not members of rds_iam upstream,
-                              as RDS does (GRANT rds_iam TO user)
+  --require-iam-grant         refuse users RDS takes no token from: PostgreSQL users without
+                              rds_iam upstream; MySQL users with a password (needs an upstream URL
+                              without one: an IAM user has none)
   --ca-file <path>            where to write the CA certificate clients trust
                               (default: <tmpdir>/rds-iam-emulator-ca-<port>.pem)
   --ca-key-file <path>        keep the CA across restarts (needs --ca-file): if both files exist,

@@ -1,3 +1,4 @@
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -7,6 +8,7 @@ import {
   startEmulator,
 } from '../src/index.js';
 import { adminQuery, createRole, dropRole, PG_UPSTREAM, sdkToken } from './helpers.js';
+import { createMysqlUser, dropMysqlUser, MYSQL_UPSTREAM } from './mysql-context.js';
 
 const UPSTREAM = `postgres://${PG_UPSTREAM.host}:${PG_UPSTREAM.port}`;
 
@@ -113,5 +115,71 @@ describe('requireIamGrant: a PostgreSQL user needs rds_iam, as on RDS', () => {
     } finally {
       await open.stop();
     }
+  });
+});
+
+describe('requireIamGrant on MySQL / MariaDB: a user with a password of its own is refused, as on RDS', () => {
+  let iamLike: string;
+  let withPassword: string;
+  let emu: Emulator;
+  const logins: EmulatorLogin[] = [];
+
+  beforeAll(async () => {
+    iamLike = await createMysqlUser('u_emuiam');
+    withPassword = await createMysqlUser('u_emupwd', 'its-own-password');
+    emu = await startEmulator({
+      engine: 'mysql',
+      upstream: `mysql://${MYSQL_UPSTREAM.host}:${MYSQL_UPSTREAM.port}`,
+      requireIamGrant: true,
+      onLogin: (l) => logins.push(l),
+    });
+  });
+  afterAll(async () => {
+    await emu?.stop();
+    await dropMysqlUser(iamLike);
+    await dropMysqlUser(withPassword);
+  });
+
+  async function login(user: string): Promise<unknown> {
+    const password = await sdkToken({ ...emu.endpoint, user, credentials: DEMO_CREDENTIALS });
+    const c = await mysql.createConnection({
+      host: emu.host,
+      port: emu.port,
+      user,
+      database: 'test',
+      ssl: { ca: emu.caPem },
+      authPlugins: { mysql_clear_password: () => () => Buffer.from(`${password}\0`) },
+    });
+    try {
+      const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT CURRENT_USER() AS u');
+      return rows[0]?.u;
+    } finally {
+      await c.end();
+    }
+  }
+
+  it('lets in a user without a password (what AWSAuthenticationPlugin users are locally)', async () => {
+    emu.resetCounters();
+    await expect(login(iamLike)).resolves.toBe(`${iamLike}@%`);
+    expect(emu.counters()).toMatchObject({ accepted: 1, rejected: 0 });
+  });
+
+  it('refuses a user with a password with RDS 1045, not-iam-user in the counters', async () => {
+    emu.resetCounters();
+    logins.length = 0;
+    const err = (await login(withPassword).catch((e: unknown) => e)) as {
+      errno?: number;
+      sqlMessage?: string;
+    };
+    expect(err.errno).toBe(1045);
+    expect(err.sqlMessage).toMatch(
+      new RegExp(`^Access denied for user '${withPassword}'@'[^']+' \\(using password: YES\\)$`),
+    );
+    expect(emu.counters()).toMatchObject({
+      accepted: 0,
+      rejected: 1,
+      rejectedByReason: { 'not-iam-user': 1 },
+    });
+    expect(logins).toMatchObject([{ accepted: false, reason: 'not-iam-user', user: withPassword }]);
   });
 });
