@@ -17,7 +17,7 @@ export {
   type CertificateAuthorityPem,
   createCertificateAuthority,
 } from './certificate.js';
-export { type CliIo, type CliRun, main, policyLines, readyJson } from './command.js';
+export { policyLines, readyJson } from './command.js';
 export type { RejectReason, UpstreamTarget, VerifyResult } from './context.js';
 export {
   DEFAULT_ACCOUNT_ID,

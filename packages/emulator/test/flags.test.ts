@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliRun, main } from '../src/command.js';
 import {
-  type CliRun,
   DEMO_CREDENTIALS,
   EMULATOR_FLAGS,
   type EmulatorCredentials,
-  main,
   resolveEmulatorFlags,
 } from '../src/index.js';
 import { createRole, dropRole, PG_UPSTREAM, sdkToken } from './helpers.js';
