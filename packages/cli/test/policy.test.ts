@@ -244,6 +244,20 @@ describe('policy --instance / --cluster, against a loopback RDS API stand-in', (
     );
   });
 
+  it('policy check --instance looks up the same ARN, and passes what policy --instance printed', async () => {
+    const args = ['--instance', 'orders', '--user', 'app', '--endpoint-url', endpoint];
+    const printed = await rdsIam(['policy', ...args], { env });
+    const r = await rdsIam(['policy', 'check', '--json', '--policy-file', '-', ...args], {
+      env,
+      input: printed.stdout,
+    });
+    expect(r.code).toBe(0);
+    expect(json<{ decision: string; resource: string }>(r.stdout)).toMatchObject({
+      decision: 'allow',
+      resource: 'arn:aws:rds-db:eu-west-1:210987654321:dbuser:db-ABCDEFGHIJKL01234/app',
+    });
+  });
+
   it('warns when IAM database authentication is off', async () => {
     const r = await rdsIam(
       ['policy', '--instance', 'noiam-db', '--user', 'app', '--endpoint-url', endpoint],
