@@ -44,6 +44,9 @@ const USAGE_CODES = new Set([
   'ERR_INVALID_OPTION',
   'ERR_CONFLICTING_OPTIONS',
   'ERR_INVALID_TOKEN',
+  'ERR_POLICY_NOT_JSON',
+  'ERR_POLICY_NO_STATEMENT',
+  'ERR_POLICY_INVALID',
 ]);
 
 /** The exit code for anything thrown by a command. */

@@ -11,7 +11,7 @@
 export { COMMANDS, main, processIo } from './cli.js';
 export type { Command } from './command.js';
 export { explainRejection } from './commands/doctor.js';
-export { dbUserArn, partitionOf, policyDocument } from './commands/policy.js';
+export { dbUserArn, partitionOf, policyDocument } from './commands/policy-target.js';
 export { buildUrl } from './commands/url.js';
 export { EXIT } from './errors.js';
 export { colorEnabled, type Io, type Output } from './io.js';

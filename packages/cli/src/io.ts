@@ -1,3 +1,5 @@
+import { UsageError } from './errors.js';
+
 /** A stream the CLI writes to. */
 export interface Output {
   write(text: string): unknown;
@@ -55,4 +57,20 @@ export function styleFor(stream: Output, env: NodeJS.ProcessEnv): Style {
 /** Writes a value as one line of JSON. */
 export function writeJson(out: Output, value: unknown): void {
   out.write(`${JSON.stringify(value)}\n`);
+}
+
+/**
+ * Reads all of standard input as UTF-8, refusing more than `maxBytes` with a usage error saying
+ * `tooBig` (what was expected is small: a token, a policy).
+ */
+export async function readStdin(io: Io, maxBytes: number, tooBig: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of io.stdin) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += buffer.length;
+    if (size > maxBytes) throw new UsageError(tooBig);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -8,6 +8,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -332,4 +333,53 @@ export function mysqlOffersTls(host: string, port: number): Promise<boolean> {
     });
     socket.once('error', () => done(false));
   });
+}
+
+/** A loopback stand-in of an AWS Query-protocol API (RDS, STS, IAM): form body in, XML out. */
+export interface QueryApiStandIn {
+  /** `http://127.0.0.1:PORT`, for `--endpoint-url` / `AWS_ENDPOINT_URL_*`. */
+  readonly endpoint: string;
+  /** Every request's form parameters, in order. */
+  readonly requests: URLSearchParams[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a {@link QueryApiStandIn}; `answer` gets the form parameters and the access key id of the
+ * request's signature and returns the XML (with a status for errors).
+ */
+export async function startQueryApiStandIn(
+  answer: (params: URLSearchParams, accessKeyId: string) => { status?: number; xml: string },
+): Promise<QueryApiStandIn> {
+  const requests: URLSearchParams[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    // The CLI is a child process that may exit with a request of its own still open; a reset
+    // socket must not become an uncaught error in this test process.
+    req.on('error', () => {});
+    res.on('error', () => {});
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => {
+      body += d;
+    });
+    req.on('end', () => {
+      const params = new URLSearchParams(body);
+      requests.push(params);
+      const key = /Credential=([A-Z0-9]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      const { status, xml } = answer(params, key);
+      res.statusCode = status ?? 200;
+      res.setHeader('content-type', 'text/xml');
+      res.end(xml);
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    requests,
+    close() {
+      const closed = new Promise<void>((done) => server.close(() => done()));
+      server.closeAllConnections();
+      return closed;
+    },
+  };
 }

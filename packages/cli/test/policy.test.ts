@@ -1,7 +1,14 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, cleanEnv, DEMO_ENV, json, rdsIam, removeScratch } from './helpers.js';
+import {
+  assertBuilt,
+  cleanEnv,
+  DEMO_ENV,
+  json,
+  type QueryApiStandIn,
+  rdsIam,
+  removeScratch,
+  startQueryApiStandIn,
+} from './helpers.js';
 
 beforeAll(assertBuilt);
 afterAll(removeScratch);
@@ -139,7 +146,7 @@ describe.concurrent('policy from ids', () => {
 });
 
 describe('policy --instance / --cluster, against a loopback RDS API stand-in', () => {
-  let server: Server;
+  let standIn: QueryApiStandIn;
   let endpoint: string;
   const requests: URLSearchParams[] = [];
 
@@ -181,45 +188,27 @@ describe('policy --instance / --cluster, against a loopback RDS API stand-in', (
 </ErrorResponse>`;
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
-      let body = '';
-      // The CLI is a child process that may exit with a request of its own still open; a reset
-      // socket must not become an uncaught error in this test process.
-      req.on('error', () => {});
-      res.on('error', () => {});
-      req.setEncoding('utf8');
-      req.on('data', (d: string) => {
-        body += d;
-      });
-      req.on('end', () => {
-        const params = new URLSearchParams(body);
-        requests.push(params);
-        res.setHeader('content-type', 'text/xml');
-        const action = params.get('Action');
-        const instance = params.get('DBInstanceIdentifier') ?? '';
-        if (action === 'DescribeDBInstances' && instance.startsWith('missing')) {
-          res.statusCode = 404;
-          res.end(notFoundXml(instance));
-        } else if (action === 'DescribeDBInstances') {
-          res.end(instanceXml(instance, !instance.startsWith('noiam')));
-        } else if (action === 'DescribeDBClusters') {
-          res.end(clusterXml(params.get('DBClusterIdentifier') ?? ''));
-        } else {
-          res.statusCode = 400;
-          res.end(
-            '<ErrorResponse><Error><Code>InvalidAction</Code><Message>no</Message></Error></ErrorResponse>',
-          );
-        }
-      });
+    standIn = await startQueryApiStandIn((params) => {
+      requests.push(params);
+      const action = params.get('Action');
+      const instance = params.get('DBInstanceIdentifier') ?? '';
+      if (action === 'DescribeDBInstances' && instance.startsWith('missing')) {
+        return { status: 404, xml: notFoundXml(instance) };
+      }
+      if (action === 'DescribeDBInstances') {
+        return { xml: instanceXml(instance, !instance.startsWith('noiam')) };
+      }
+      if (action === 'DescribeDBClusters') {
+        return { xml: clusterXml(params.get('DBClusterIdentifier') ?? '') };
+      }
+      return {
+        status: 400,
+        xml: '<ErrorResponse><Error><Code>InvalidAction</Code><Message>no</Message></Error></ErrorResponse>',
+      };
     });
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    endpoint = standIn.endpoint;
   });
-  afterAll(() => {
-    const closed = new Promise<void>((done) => server.close(() => done()));
-    server.closeAllConnections();
-    return closed;
-  });
+  afterAll(() => standIn.close());
 
   const env = cleanEnv({ ...DEMO_ENV, AWS_REGION: 'eu-west-1' });
 
@@ -253,6 +242,20 @@ describe('policy --instance / --cluster, against a loopback RDS API stand-in', (
     expect(requests.find((p) => p.get('DBClusterIdentifier') === 'analytics')?.get('Action')).toBe(
       'DescribeDBClusters',
     );
+  });
+
+  it('policy check --instance looks up the same ARN, and passes what policy --instance printed', async () => {
+    const args = ['--instance', 'orders', '--user', 'app', '--endpoint-url', endpoint];
+    const printed = await rdsIam(['policy', ...args], { env });
+    const r = await rdsIam(['policy', 'check', '--json', '--policy-file', '-', ...args], {
+      env,
+      input: printed.stdout,
+    });
+    expect(r.code).toBe(0);
+    expect(json<{ decision: string; resource: string }>(r.stdout)).toMatchObject({
+      decision: 'allow',
+      resource: 'arn:aws:rds-db:eu-west-1:210987654321:dbuser:db-ABCDEFGHIJKL01234/app',
+    });
   });
 
   it('warns when IAM database authentication is off', async () => {

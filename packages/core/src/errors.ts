@@ -35,7 +35,13 @@ export type RdsIamErrorCode =
   /** The database server rejected the token, also after one retry with a fresh token. */
   | 'ERR_AUTH_REJECTED'
   /** The provider was closed. */
-  | 'ERR_CLOSED';
+  | 'ERR_CLOSED'
+  /** An IAM policy document given as text is not JSON. */
+  | 'ERR_POLICY_NOT_JSON'
+  /** An IAM policy document has no `Statement` (or an empty one). */
+  | 'ERR_POLICY_NO_STATEMENT'
+  /** An IAM policy document is malformed: unknown `Effect`, wrong types, `Action` and `NotAction` together (the message names it). */
+  | 'ERR_POLICY_INVALID';
 
 /** Options of {@link RdsIamError}. */
 export interface RdsIamErrorOptions {

@@ -18,6 +18,13 @@ export interface ConnectionContext {
   readonly secureContext: SecureContext;
   /** When true, a login whose password arrived without TLS is rejected (reason `tls-required`). */
   readonly requireTls: boolean;
+  /**
+   * When true, an accepted token's user must be one RDS takes tokens from, or the login is refused as
+   * RDS refuses it (reason `not-iam-user`). PostgreSQL: a member of `rds_iam` upstream, checked in
+   * the upstream session before the client gets AuthenticationOk. MySQL with trust upstream: a user
+   * upstream lets in without a password.
+   */
+  readonly requireIamGrant?: boolean;
   /** The real database behind the emulator. */
   readonly upstream: UpstreamTarget;
   /**
@@ -91,7 +98,17 @@ export type RejectReason =
   | 'bad-session-token'
   | 'tls-required'
   | 'injected'
-  | 'rate-limited';
+  | 'rate-limited'
+  /**
+   * The token is valid but the signing key's IAM policies (`EmulatorCredentials.policies`) do not
+   * allow `rds-db:connect` on the login's dbuser ARN.
+   */
+  | 'not-authorized'
+  /**
+   * With `requireIamGrant`: PostgreSQL, the user is not a member of `rds_iam` upstream; MySQL, the
+   * user has a password upstream (or is missing). RDS would not take a token from it.
+   */
+  | 'not-iam-user';
 
 /**
  * The verdict on one login: accepted (with the access key that signed the token) or refused with a

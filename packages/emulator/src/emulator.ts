@@ -1,5 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import { dbUserArn, evaluatePolicies, parsePolicyDocument } from '@rds-iam/core';
 import { type CertificateAuthorityPem, createCertificateAuthority } from './certificate.js';
 import type { ConnectionContext, RejectReason, UpstreamTarget, VerifyResult } from './context.js';
 import { handleMysqlConnection } from './mysql.js';
@@ -73,10 +74,33 @@ export interface EmulatorOptions {
   readonly endpoint?: { readonly host: string; readonly port?: number };
   /** Region of the emulated endpoint. Default `us-east-1`. */
   readonly region?: string;
-  /** Accepted access keys. Default `[DEMO_CREDENTIALS]`. */
+  /**
+   * Accepted access keys. Default `[DEMO_CREDENTIALS]`. A key with `policies` may log in only as the
+   * users they allow (see {@link EmulatorCredentials.policies}).
+   */
   readonly credentials?: readonly EmulatorCredentials[];
+  /** AWS account id of the emulated database, in the dbuser ARN policies are evaluated for. Default {@link DEFAULT_ACCOUNT_ID}. */
+  readonly accountId?: string;
+  /**
+   * Resource id of the emulated database (`db-...`, `cluster-...`, `prx-...`), in the dbuser ARN.
+   * Default {@link DEFAULT_RESOURCE_ID}.
+   */
+  readonly resourceId?: string;
+  /**
+   * Called once per login that reached a verdict: the user, accepted or the reason. Never given the
+   * token. For a log line per login.
+   */
+  readonly onLogin?: (login: EmulatorLogin) => void;
   /** Refuse logins without TLS (as RDS does for IAM users). Default true. */
   readonly requireTls?: boolean;
+  /**
+   * Refuse a valid token for a user RDS would not take one from (reason `not-iam-user`). PostgreSQL:
+   * not a member of `rds_iam` upstream (`password authentication failed`): the seed's `GRANT rds_iam
+   * TO user` then matters. MySQL / MariaDB with a password-less upstream URL: a user the emulator
+   * cannot log in as without a password (it has one, or does not exist) gets RDS's 1045. Default
+   * false, so that existing upstream users keep logging in.
+   */
+  readonly requireIamGrant?: boolean;
   /** Initial clock offset in ms: the emulator's clock is `Date.now() + offset`. Default 0. */
   readonly clockOffsetMs?: number;
   /** A client must complete its login within this many ms. Default 10 000. */
@@ -106,6 +130,42 @@ export interface EmulatorOptions {
    */
   readonly certificateAuthority?: CertificateAuthorityPem;
 }
+
+/**
+ * The account id the emulator uses by default in dbuser ARNs: the documentation example account.
+ * @example
+ * ```ts
+ * const arn = `arn:aws:rds-db:us-east-1:${DEFAULT_ACCOUNT_ID}:dbuser:${DEFAULT_RESOURCE_ID}/app`;
+ * ```
+ */
+export const DEFAULT_ACCOUNT_ID = '123456789012';
+
+/**
+ * The resource id the emulator uses by default in dbuser ARNs, shaped like an instance's
+ * `DbiResourceId`.
+ * @example
+ * ```ts
+ * const arn = `arn:aws:rds-db:us-east-1:${DEFAULT_ACCOUNT_ID}:dbuser:${DEFAULT_RESOURCE_ID}/app`;
+ * ```
+ */
+export const DEFAULT_RESOURCE_ID = 'db-EMULATOR0000000000000000';
+
+/**
+ * One login's verdict, as `onLogin` reports it: no token text, ever.
+ * @example
+ * ```ts
+ * const onLogin = (l: EmulatorLogin) =>
+ *   console.log(`${l.user}: ${l.accepted ? 'accepted' : `${l.reason} (${l.detail})`}`);
+ * ```
+ */
+export type EmulatorLogin =
+  | { readonly accepted: true; readonly user: string; readonly accessKeyId: string }
+  | {
+      readonly accepted: false;
+      readonly user: string;
+      readonly reason: RejectReason;
+      readonly detail: string;
+    };
 
 /**
  * Login and connection counts since start (or the last `resetCounters()`).
@@ -162,6 +222,12 @@ export interface Emulator {
   /** The endpoint tokens must be signed for. */
   readonly endpoint: EndpointAddress;
   readonly region: string;
+  /** The account id in the dbuser ARN policies are evaluated for. */
+  readonly accountId: string;
+  /** The resource id in the dbuser ARN policies are evaluated for. */
+  readonly resourceId: string;
+  /** The dbuser ARN a login as `user` needs `rds-db:connect` on. */
+  dbUserArn(user: string): string;
   /** PEM of the CA that signed the emulator's TLS certificate: what clients trust. */
   readonly caPem: string;
   /**
@@ -305,7 +371,23 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const requireTls = options.requireTls ?? true;
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
   const maxHandshakePacketBytes = options.maxHandshakePacketBytes ?? 65_536;
+  const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
+  const resourceId = options.resourceId ?? DEFAULT_RESOURCE_ID;
+  if (!/^\d{12}$/.test(accountId)) {
+    throw new TypeError(
+      `accountId must be a 12-digit AWS account id, not ${JSON.stringify(accountId)}`,
+    );
+  }
+  if (!/^[A-Za-z0-9-]+$/.test(resourceId)) {
+    throw new TypeError(
+      `resourceId must look like db-XXXX, cluster-XXXX or prx-XXXX, not ${JSON.stringify(resourceId)}`,
+    );
+  }
+  const arnOf = (user: string): string =>
+    dbUserArn({ region, account: accountId, resourceId, user });
   let credentials: EmulatorCredentials[] = [...(options.credentials ?? [DEMO_CREDENTIALS])];
+  // A malformed policy fails the start, not every login.
+  for (const c of credentials) checkPolicies(c);
   let clockOffset = options.clockOffsetMs ?? 0;
   let injectedRejections = 0;
   let rateLimit = options.maxNewConnectionsPerSecond;
@@ -354,6 +436,21 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   // The signature of each accepted verdict, until the front end reports it through onLogin.
   const acceptedSignatures = new WeakMap<VerifyResult, string>();
 
+  // As on RDS, a valid token is not enough: the signing identity's policies must allow the login.
+  const authorize = (result: VerifyResult & { ok: true }): VerifyResult => {
+    const key = credentials.findLast((c) => c.accessKeyId === result.accessKeyId);
+    if (key?.policies === undefined) return result;
+    const decision = evaluatePolicies(key.policies, { resource: arnOf(result.user) });
+    if (decision.decision === 'allow') return result;
+    const why = decision.nearestMiss?.explanation ?? 'no statement allows it';
+    return {
+      ok: false,
+      user: result.user,
+      reason: 'not-authorized',
+      detail: `${decision.decision} for rds-db:connect on ${decision.resource}: ${why}`,
+    };
+  };
+
   const verify = (token: string, user: string): VerifyResult => {
     if (rateLimit !== undefined) {
       const t = performance.now();
@@ -372,7 +469,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       injectedRejections--;
       return { ok: false, user, reason: 'injected', detail: 'rejected by rejectNextLogins()' };
     }
-    const result = verifier(token, user);
+    const verified = verifier(token, user);
+    const result = verified.ok ? authorize(verified) : verified;
     if (result.ok) acceptedSignatures.set(result, signatureOf(token));
     return result;
   };
@@ -380,9 +478,19 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const ctx: ConnectionContext = {
     secureContext,
     requireTls,
+    requireIamGrant: options.requireIamGrant === true,
     upstream,
     verify,
     onLogin(result) {
+      try {
+        options.onLogin?.(
+          result.ok
+            ? { accepted: true, user: result.user, accessKeyId: result.accessKeyId }
+            : { accepted: false, user: result.user, reason: result.reason, detail: result.detail },
+        );
+      } catch {
+        // A failing log callback must not break the login it reports.
+      }
       if (result.ok) {
         counts.accepted++;
         const signature = acceptedSignatures.get(result);
@@ -440,6 +548,9 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     port,
     endpoint,
     region,
+    accountId,
+    resourceId,
+    dbUserArn: arnOf,
     caPem: ca.caPem,
     certificateAuthority,
     stop,
@@ -469,6 +580,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       loginTimes.length = 0;
     },
     addCredentials(c) {
+      checkPolicies(c);
       credentials = [...credentials.filter((x) => x.accessKeyId !== c.accessKeyId), c];
       verifier = createVerifier({ region, endpoint, credentials, now });
     },
@@ -479,4 +591,16 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       return `${scheme}://${encodeURIComponent(user)}@${h}:${port}${db}`;
     },
   };
+}
+
+/** Throws the core's `ERR_POLICY_*` error for a malformed policy of `c`, naming the key. */
+function checkPolicies(c: EmulatorCredentials): void {
+  for (const [i, policy] of (c.policies ?? []).entries()) {
+    try {
+      parsePolicyDocument(policy);
+    } catch (err) {
+      if (err instanceof Error) err.message = `policies[${i}] of ${c.accessKeyId}: ${err.message}`;
+      throw err;
+    }
+  }
 }

@@ -17,16 +17,30 @@ export {
   type CertificateAuthorityPem,
   createCertificateAuthority,
 } from './certificate.js';
+export { policyLines, readyJson } from './command.js';
 export type { RejectReason, UpstreamTarget, VerifyResult } from './context.js';
 export {
+  DEFAULT_ACCOUNT_ID,
+  DEFAULT_RESOURCE_ID,
   type Emulator,
   type EmulatorCounters,
   type EmulatorEngine,
+  type EmulatorLogin,
   type EmulatorOptions,
   parseUpstream,
   startEmulator,
   type UpstreamOptions,
 } from './emulator.js';
+export {
+  EMULATOR_FLAGS,
+  EMULATOR_FLAGS_HELP,
+  type EmulatorFlagValues,
+  EmulatorUsageError,
+  formatLogin,
+  type ResolvedEmulatorFlags,
+  redactUpstream,
+  resolveEmulatorFlags,
+} from './flags.js';
 export {
   EMPTY_PAYLOAD_SHA256,
   type PresignParams,

@@ -392,7 +392,9 @@ class MysqlConnection {
       // The contract says verify never throws; if it does, refuse rather than crash or let in.
       verdict = { ok: false, user, reason: 'malformed', detail: `verifier failed: ${String(err)}` };
     }
-    this.#report(verdict);
+    // With requireIamGrant an accepted verdict waits for the upstream login, which may refuse it.
+    const grantDecides = ctx.requireIamGrant === true && ctx.upstream.auth.kind === 'trust';
+    if (!verdict.ok || !grantDecides) this.#report(verdict);
     if (!verdict.ok) {
       this.#refuse(
         seq + 1,
@@ -411,8 +413,31 @@ class MysqlConnection {
       announced,
       announcedMariaDb,
       upstreamReader,
-    );
-    if (final[0] !== 0x00) this.#refuse(seq + 1, final);
+    ).catch((err: unknown) => {
+      // Upstream failed on its own: the token was accepted, so count it as before.
+      if (grantDecides) this.#report(verdict);
+      throw err;
+    });
+    if (grantDecides && isAccessDenied(final)) {
+      // A user logged in with a token on RDS is IDENTIFIED WITH AWSAuthenticationPlugin: no
+      // password of its own. Upstream wants one (or has no such user): RDS answers 1045.
+      this.#report({
+        ok: false,
+        user,
+        reason: 'not-iam-user',
+        detail: `the upstream server refused a password-less login as '${ctx.upstream.user ?? user}': the user has a password (on RDS: IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS') or does not exist`,
+      });
+      this.#refuse(
+        seq + 1,
+        errPacket(
+          ER_ACCESS_DENIED,
+          '28000',
+          `Access denied for user '${user}'@'${this.#clientHost}' (using password: YES)`,
+        ),
+      );
+    }
+    if (grantDecides) this.#report(verdict);
+    if (final[0] !== 0x00) this.#refuse(seq + 1, upstreamRefusal(final, ctx.upstream.user ?? user));
 
     // ---- relay ----
     this.#client.write(frame(seq + 1, final));
@@ -605,4 +630,24 @@ function scramble(): Buffer {
   const bytes = randomBytes(20);
   for (let i = 0; i < bytes.length; i++) bytes[i] = 0x21 + ((bytes[i] ?? 0) % 94);
   return bytes;
+}
+
+/**
+ * Upstream's refusal of the emulator's own login, as the client gets it. An `Access denied` there is
+ * not about the client's token (that was accepted): passing 1045 on would make drivers mint a new
+ * token, and its `(using password: NO)` misleads. Like the PostgreSQL front end, say what it is,
+ * with a code clients don't take for a bad token. Other errors pass unchanged.
+ */
+function upstreamRefusal(err: Buffer, user: string): Buffer {
+  if (!isAccessDenied(err)) return err;
+  return errPacket(
+    ER_NOT_SUPPORTED_AUTH_MODE,
+    '08004',
+    `rds-iam emulator: the upstream server rejected the emulator's login as '${user}': no such user upstream, or it needs a password other than the upstream URL's`,
+  );
+}
+
+/** Whether a packet is an ERR packet with errno 1045. */
+function isAccessDenied(packet: Buffer): boolean {
+  return packet[0] === 0xff && packet.length >= 3 && packet.readUInt16LE(1) === ER_ACCESS_DENIED;
 }

@@ -128,6 +128,12 @@ class PostgresSession {
   #upBuf: Buffer = Buffer.alloc(0);
   #authOk = false;
   #held: Buffer[] = [];
+  /** `requireIamGrant`: the rds_iam question sent upstream, and the rows it answered. */
+  #grantCheck: 'none' | 'asked' = 'none';
+  #grantRows = 0;
+  #grantError: string | undefined;
+  /** An accepted verdict not reported yet: with `requireIamGrant`, the grant decides first. */
+  #pendingReport: VerifyResult | undefined;
   #heldBytes = 0;
   #pendingToUpstream: Buffer[] = [];
   #pendingBytes = 0;
@@ -201,6 +207,7 @@ class PostgresSession {
   /** Sends a FATAL ErrorResponse, then closes once the client has read it (or after a grace period). */
   #fatal(code: string, message: string): void {
     if (this.#phase === 'closed' || this.#phase === 'closing') return;
+    this.#flushReport();
     this.#phase = 'closing';
     this.#upstream?.destroy();
     this.#write(errorResponse('FATAL', code, message));
@@ -220,6 +227,13 @@ class PostgresSession {
   #reject(result: VerifyResult & { ok: false }): void {
     this.#report(result);
     this.#fatal('28P01', `PAM authentication failed for user "${this.#user}"`);
+  }
+
+  /** Reports an accepted verdict held back for the grant check (upstream failed before it). */
+  #flushReport(): void {
+    const pending = this.#pendingReport;
+    this.#pendingReport = undefined;
+    if (pending) this.#report(pending);
   }
 
   #report(result: VerifyResult): void {
@@ -387,7 +401,8 @@ class PostgresSession {
       this.#reject(result);
       return;
     }
-    this.#report(result);
+    if (this.#ctx.requireIamGrant) this.#pendingReport = result;
+    else this.#report(result);
     this.#phase = 'upstream';
     if (this.#buf.length > 0) {
       this.#pendingToUpstream.push(this.#buf);
@@ -395,6 +410,25 @@ class PostgresSession {
       this.#buf = Buffer.alloc(0);
     }
     this.#connectUpstream();
+  }
+
+  /** After the rds_iam question: relay the session, or refuse as RDS refuses a non-IAM user. */
+  #grantDecided(): void {
+    if (this.#grantRows > 0) {
+      this.#startRelay(Buffer.concat(this.#held));
+      return;
+    }
+    this.#pendingReport = undefined;
+    this.#report({
+      ok: false,
+      user: this.#user,
+      reason: 'not-iam-user',
+      detail: this.#grantError
+        ? `could not read the rds_iam membership of "${this.#user}" upstream: ${this.#grantError}`
+        : `"${this.#user}" is not a member of rds_iam upstream, so RDS would ask for its password (GRANT rds_iam TO "${this.#user}")`,
+    });
+    // On RDS a user without rds_iam logs in with its password; the token is not that password.
+    this.#fatal('28P01', `password authentication failed for user "${this.#user}"`);
   }
 
   #upgradeTls(preRead: Buffer | undefined): void {
@@ -499,12 +533,30 @@ class PostgresSession {
           return;
         }
         const body = buf.subarray(5, len + 1);
+        if (this.#authOk && type === 'Z' && this.#ctx.requireIamGrant) {
+          this.#upBuf = buf.subarray(len + 1);
+          if (this.#grantCheck === 'none') {
+            // The session is up: before the client gets it, ask whether the user has rds_iam.
+            this.#held.push(Buffer.from(buf.subarray(0, len + 1)));
+            this.#grantCheck = 'asked';
+            this.#upstream?.write(typed('Q', cstr(grantQuery(this.#user))));
+            continue;
+          }
+          this.#grantDecided();
+          return;
+        }
         if (this.#authOk && type === 'Z') {
           // ReadyForQuery: the session is up. Hand the client everything from AuthenticationOk on.
           this.#startRelay(Buffer.concat([...this.#held, buf]));
           return;
         }
         this.#upBuf = buf.subarray(len + 1);
+        if (this.#grantCheck === 'asked') {
+          // The answer to our own question: never for the client.
+          if (type === 'D') this.#grantRows++;
+          if (type === 'E') this.#grantError = parseFields(body).get('M') ?? 'error';
+          continue;
+        }
         if (type === 'R' && body.length >= 4 && body.readInt32BE(0) === 0) {
           this.#authOk = true;
         }
@@ -660,6 +712,7 @@ class PostgresSession {
     up.removeListener('data', this.#onUpstreamData);
     client.removeListener('data', this.#onClientData);
     this.#held = [];
+    this.#flushReport();
     client.write(startup);
     for (const chunk of this.#pendingToUpstream) up.write(chunk);
     this.#pendingToUpstream = [];
@@ -708,4 +761,10 @@ export function handlePostgresConnection(socket: net.Socket, ctx: ConnectionCont
   } catch {
     session.destroy();
   }
+}
+
+/** Whether `user` is a member of `rds_iam` (no row when either role is missing). */
+function grantQuery(user: string): string {
+  const name = user.replaceAll("'", "''");
+  return `SELECT 1 FROM pg_catalog.pg_roles u, pg_catalog.pg_roles r WHERE u.rolname = '${name}' AND r.rolname = 'rds_iam' AND pg_catalog.pg_has_role(u.oid, r.oid, 'MEMBER')`;
 }

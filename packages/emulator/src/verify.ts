@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { PolicyInput } from '@rds-iam/core';
 import type { RejectReason, VerifyResult } from './context.js';
 import {
   canonicalPresignedRequest,
@@ -32,6 +33,17 @@ export interface EmulatorCredentials {
   readonly sessionToken?: string;
   /** Tokens verified after this moment are rejected with `credentials-expired`. */
   readonly expiration?: Date;
+  /**
+   * The identity policies of this key (JSON text or parsed documents). When given, a login is also
+   * evaluated as IAM does for `rds-db:connect` on the emulator's dbuser ARN
+   * (`arn:aws:rds-db:REGION:ACCOUNT_ID:dbuser:RESOURCE_ID/USER`) and refused with reason
+   * `not-authorized` unless allowed. Without it, the key may log in as any user (as before).
+   * @example
+   * ```ts
+   * emulator.addCredentials({ ...DEMO_CREDENTIALS, policies: [readFileSync('policy.json', 'utf8')] });
+   * ```
+   */
+  readonly policies?: readonly PolicyInput[];
 }
 
 /**
@@ -281,16 +293,22 @@ function verifyOrThrow(
   const signingKey = deriveSigningKey(creds.secretAccessKey, scopeDate, scopeRegion, scopeService);
   const given = Buffer.from(t.signature, 'utf8');
   // The JS SDK v3 signs the empty-body hash, botocore and others UNSIGNED-PAYLOAD; RDS takes both.
-  const matches = [EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD].some((payloadHash) => {
-    const want = Buffer.from(
-      hmacHex(
-        signingKey,
-        stringToSign(date, scope, canonicalPresignedRequest(t.hostHeader, query, payloadHash)),
-      ),
-      'utf8',
-    );
-    return given.length === want.length && timingSafeEqual(given, want);
-  });
+  // SigV4 canonicalises the host header lowercased (botocore signs `urlsplit(url).hostname`), while
+  // the token keeps the host as typed: `--hostname MYDB.ABC...` yields a capitalised token signed for
+  // the lowercase name. Signers that keep the case as typed sign that; both are the same endpoint.
+  const hostHeaders = [...new Set([t.hostHeader, t.hostHeader.toLowerCase()])];
+  const matches = hostHeaders.some((hostHeader) =>
+    [EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD].some((payloadHash) => {
+      const want = Buffer.from(
+        hmacHex(
+          signingKey,
+          stringToSign(date, scope, canonicalPresignedRequest(hostHeader, query, payloadHash)),
+        ),
+        'utf8',
+      );
+      return given.length === want.length && timingSafeEqual(given, want);
+    }),
+  );
   if (!matches) {
     throw new Rejection(
       'bad-signature',

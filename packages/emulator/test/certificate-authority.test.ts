@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/bin.js';
 import { selfSignedCertificateAuthority } from '../src/certificate.js';
+import { main } from '../src/command.js';
 import {
   type CertificateAuthorityPem,
   createCertificateAuthority,

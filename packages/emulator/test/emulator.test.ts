@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../src/bin.js';
+import { main } from '../src/command.js';
 import {
   createCertificateAuthority,
   DEMO_CREDENTIALS,
@@ -278,7 +278,7 @@ describe('rds-iam-emulator (bin)', () => {
       expect(process.exitCode).toBe(2);
       const engine = io();
       expect(await main(['--engine', 'oracle'], engine.io)).toBeUndefined();
-      expect(engine.err()).toMatch(/expected postgres or mysql/);
+      expect(engine.err()).toMatch(/--engine must be postgres or mysql/);
       const port = io();
       expect(await main(['--port', '99999'], port.io)).toBeUndefined();
       expect(port.err()).toMatch(/--port/);

@@ -324,19 +324,28 @@ describe.skipIf(!available)('MySQL front end against the local MariaDB', () => {
       expect(rows[0]?.u).toBe(`${pwUser}@%`);
       await c.end();
 
-      // The token is fine, upstream refuses: its own ERR reaches the client, sequence id fixed.
-      const err = await mysql
-        .createConnection(mysql2Options(wrongPw, pwUser, await wrongPw.token(pwUser)))
-        .then(
+      // The token is fine, upstream refuses the emulator's own login: as the PostgreSQL front end
+      // does, the client is told so, not with 1045 (drivers would take it for a bad token).
+      const refused = async (fe: MysqlFrontEnd, user: string) =>
+        mysql.createConnection(mysql2Options(fe, user, await fe.token(user))).then(
           async (x) => {
             await x.end();
             return undefined;
           },
-          (e: unknown) => e as { errno?: number; sqlMessage?: string },
+          (e: unknown) => e as { errno?: number; sqlState?: string; sqlMessage?: string },
         );
-      expect(err?.errno).toBe(1045);
-      expect(err?.sqlMessage).toMatch(/Access denied for user .*using password: YES/);
+      const err = await refused(wrongPw, pwUser);
+      expect(err?.errno).toBe(1251);
+      expect(err?.sqlState).toBe('08004');
+      expect(err?.sqlMessage).toBe(
+        `rds-iam emulator: the upstream server rejected the emulator's login as '${pwUser}': no such user upstream, or it needs a password other than the upstream URL's`,
+      );
       expect(wrongPw.logins).toMatchObject([{ ok: true, user: pwUser }]);
+      // A user missing upstream: not the server's misleading "(using password: NO)".
+      const missing = await refused(withPw, 'u_emu_missing_user');
+      expect(missing?.errno).toBe(1251);
+      expect(missing?.sqlMessage).toContain("login as 'u_emu_missing_user': no such user upstream");
+      expect(missing?.sqlMessage).not.toContain('using password');
     } finally {
       await withPw.close();
       await wrongPw.close();

@@ -2,7 +2,7 @@ import { parseAuthToken } from '@rds-iam/core';
 import { COMMON_OPTIONS, noExtraPositionals, parse } from '../args.js';
 import { type Command, EXIT_CODES_HELP } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
-import { type Io, styleFor, writeJson } from '../io.js';
+import { readStdin, styleFor, writeJson } from '../io.js';
 import { formatDuration, maskAccessKeyId } from '../mint.js';
 
 /** Below this much time left, `decode` warns that the token is about to expire. */
@@ -41,7 +41,10 @@ ${EXIT_CODES_HELP}
     if (source === undefined) {
       throw new UsageError("a token is required: rds-iam decode <token>, or '-' to read stdin");
     }
-    const text = source === '-' ? await readStdin(io) : source;
+    const text =
+      source === '-'
+        ? await readStdin(io, 65_536, 'stdin holds more than 64 KiB: that is not a token')
+        : source;
     if (text.trim() === '') throw new UsageError('the token is empty');
     const info = parseAuthToken(text.trim());
     const now = Date.now();
@@ -115,16 +118,3 @@ ${EXIT_CODES_HELP}
     return expired ? EXIT.FAILED : EXIT.OK;
   },
 };
-
-async function readStdin(io: Io): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of io.stdin) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    size += buffer.length;
-    // A token is a few kilobytes at most; anything bigger is not one.
-    if (size > 65_536) throw new UsageError('stdin holds more than 64 KiB: that is not a token');
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}

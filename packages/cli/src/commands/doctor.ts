@@ -18,13 +18,16 @@ import {
   noExtraPositionals,
   parse,
 } from '../args.js';
+import { authorizationCheck } from '../authorization.js';
 import { type Command, EXIT_CODES_HELP } from '../command.js';
 import { EXIT, messageOf, UsageError } from '../errors.js';
 import { type Io, styleFor, writeJson } from '../io.js';
 import { describeCredentialSource, formatDuration, maskAccessKeyId, mintToken } from '../mint.js';
+import { readPolicyFiles } from '../policy-files.js';
 import type { LoginResult, ProbeResult, TlsResult } from '../probe/conn.js';
 import { probeMysql } from '../probe/mysql.js';
 import { probePostgres } from '../probe/postgres.js';
+import { accountOption, resourceIdOption } from './policy-target.js';
 
 /** One line of the checklist. */
 export interface Check {
@@ -54,6 +57,10 @@ Walks through an IAM database login and says, for each step, whether it works an
                MySQL: handshake + mysql_clear_password), and on a rejection the likely causes for
                that exact message
   server-clock the server's clock against this machine's
+  authorization with --resource-id: may the caller rds-db:connect as the user? With --policy-file
+               the policies are evaluated locally (as rds-iam policy check does, needs --account);
+               without, IAM's policy simulator is asked (sts:GetCallerIdentity, then
+               iam:SimulatePrincipalPolicy for that principal; AWS_ENDPOINT_URL_STS / _IAM apply)
 The token is only ever sent over a verified TLS connection, and is never printed.
 
 Options:
@@ -61,6 +68,9 @@ ${CONNECTION_HELP}
   --database <name>       database to log in to (PostgreSQL default: postgres)
   --ca-file <path>        trust this CA instead of the RDS bundle (the emulator's, a proxy's)
   --timeout <ms>          per network step (default 5000)
+  --resource-id <id>      the database's resource id (db-..., cluster-..., prx-...): check the IAM policy
+  --account <id>          the database's account id (default with the simulator: the caller's)
+  --policy-file <file>    evaluate this identity policy locally instead of asking IAM (repeatable)
   --json                  {"ok", "checks": [{"id", "status", "detail", "fix", "causes"}], ...}
   --help                  this text
 
@@ -68,6 +78,8 @@ Examples:
   rds-iam doctor --host mydb.abc123xyz.eu-west-1.rds.amazonaws.com --engine postgres --user app
   rds-iam doctor --host localhost --port 15432 --engine mysql --user app \\
     --signing-host mydb.abc123xyz.eu-west-1.rds.amazonaws.com --signing-port 3306
+  rds-iam doctor --host mydb.abc123xyz.eu-west-1.rds.amazonaws.com --engine postgres --user app \\
+    --resource-id db-ABCDEFGHIJKL01234 --account 123456789012 --policy-file policy.json
 
 Exit code 0 when every check passes (warnings allowed), 1 when one fails.
 
@@ -80,9 +92,24 @@ ${EXIT_CODES_HELP}
       database: { type: 'string' },
       'ca-file': { type: 'string' },
       timeout: { type: 'string' },
+      'resource-id': { type: 'string' },
+      account: { type: 'string' },
+      'policy-file': { type: 'string', multiple: true },
     });
     noExtraPositionals(positionals);
     const args = connectionArgs(values);
+    const resourceId = resourceIdOption(values['resource-id']);
+    const account = accountOption(values.account);
+    const policyPaths = values['policy-file'] ?? [];
+    if (policyPaths.length > 0 && (resourceId === undefined || account === undefined)) {
+      throw new UsageError(
+        '--policy-file needs --resource-id and --account (the dbuser ARN the policy must allow)',
+      );
+    }
+    if (resourceId === undefined && account !== undefined) {
+      throw new UsageError('--account needs --resource-id (the dbuser ARN to check)');
+    }
+    const policies = policyPaths.length > 0 ? await readPolicyFiles(policyPaths, io) : undefined;
     const engine = args.engine;
     if (engine === undefined) {
       throw new UsageError(`--engine is required with --port ${args.port} (postgres or mysql)`);
@@ -172,6 +199,28 @@ ${EXIT_CODES_HELP}
       }
     }
 
+    // 3b. May the caller connect as the user (the IAM policy)?
+    let authorization: Check | undefined;
+    const policyRegion = info?.region ?? args.region ?? endpoint?.region;
+    if (resourceId !== undefined && policyRegion !== undefined) {
+      authorization = await authorizationCheck({
+        region: policyRegion,
+        account,
+        resourceId,
+        user: args.user,
+        policies,
+        profile: args.profile,
+        env: io.env,
+      });
+      report.add(authorization);
+    } else if (resourceId !== undefined) {
+      report.add({
+        id: 'authorization',
+        status: 'skip',
+        detail: 'no region for the dbuser ARN: pass --region',
+      });
+    }
+
     // 4. The local clock.
     report.add(clockCheck(info, mintedAt));
 
@@ -231,6 +280,7 @@ ${EXIT_CODES_HELP}
         endpoint,
         regionMismatch,
         tokenMinted: token !== undefined,
+        authorization,
       })) {
         report.add(check);
       }
@@ -324,6 +374,8 @@ interface ProbeContext {
   endpoint: RdsEndpoint | undefined;
   regionMismatch: boolean;
   tokenMinted: boolean;
+  /** The authorization check, when one ran: a failed one is the first cause of a rejection. */
+  authorization?: Check | undefined;
 }
 
 function probeChecks(result: ProbeResult, ctx: ProbeContext): Check[] {
@@ -495,7 +547,8 @@ function loginCheck(login: LoginResult | undefined, ctx: ProbeContext): Check {
 /** The likely causes of a rejection, most likely first, for that exact message. */
 export function explainRejection(
   err: { code?: string; errno?: number; message: string },
-  ctx: Pick<ProbeContext, 'engine' | 'args' | 'info' | 'endpoint' | 'regionMismatch'>,
+  ctx: Pick<ProbeContext, 'engine' | 'args' | 'info' | 'endpoint' | 'regionMismatch'> &
+    Partial<Pick<ProbeContext, 'authorization'>>,
 ): { fix: string; causes?: string[] } {
   const { args, engine, info, endpoint } = ctx;
   const user = args.user;
@@ -562,6 +615,11 @@ export function explainRejection(
         : 'db-... (or cluster-... for Aurora)';
   const arn = `arn:${endpoint?.partition ?? 'aws'}:rds-db:${info?.region ?? endpoint?.region ?? 'REGION'}:ACCOUNT:dbuser:${resource}/${user}`;
   const causes: string[] = [];
+  if (ctx.authorization?.status === 'fail') {
+    causes.push(
+      `the IAM policy does not allow this login (see "authorization" above): ${ctx.authorization.fix ?? ctx.authorization.detail}`,
+    );
+  }
   if (ctx.regionMismatch && endpoint) {
     causes.push(
       `the token is signed for ${info?.region ?? args.region}, but the endpoint is in ${endpoint.region}: drop --region`,

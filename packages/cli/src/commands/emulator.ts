@@ -1,16 +1,19 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { DEMO_CREDENTIALS, startEmulator } from '@rds-iam/emulator';
 import {
-  COMMON_OPTIONS,
-  engineOption,
-  hostOption,
-  noExtraPositionals,
-  parse,
-  portOption,
-  regionOption,
-} from '../args.js';
+  EMULATOR_FLAGS,
+  EMULATOR_FLAGS_HELP,
+  EmulatorUsageError,
+  formatLogin,
+  policyLines,
+  type ResolvedEmulatorFlags,
+  readyJson,
+  redactUpstream,
+  resolveEmulatorFlags,
+  startEmulator,
+} from '@rds-iam/emulator';
+import { COMMON_OPTIONS, noExtraPositionals, parse } from '../args.js';
 import { type Command, EXIT_CODES_HELP } from '../command.js';
 import { CliError, EXIT, messageOf, UsageError } from '../errors.js';
 import { styleFor, writeJson } from '../io.js';
@@ -26,17 +29,7 @@ real upstream server as that user and relays the session. Prints the endpoint to
 the CA file clients must trust, and demo credentials it accepts. Stops on Ctrl-C / SIGTERM.
 
 Options:
-  --engine <engine>       postgres or mysql (MySQL and MariaDB)
-  --upstream <url>        the real server: postgres://[user[:password]@]host:port or mysql://...
-                          (default postgres://127.0.0.1:5432 / mysql://127.0.0.1:3306)
-  --host <address>        listen address (default 127.0.0.1)
-  --port <port>           listen port (default: any free port)
-  --endpoint <host:port>  the RDS endpoint name tokens must be signed for (default: the listen address)
-  --region <region>       the region tokens must be signed for (default us-east-1)
-  --no-tls-required       accept logins without TLS (RDS never does)
-  --ca-file <path>        where to write the CA certificate (default: in the temp directory)
-  --json                  print one line of JSON when ready instead of the text
-  --help                  this text
+${EMULATOR_FLAGS_HELP}
 
 Examples:
   rds-iam emulator --engine postgres --upstream postgres://127.0.0.1:5432 --port 15432
@@ -44,46 +37,35 @@ Examples:
   rds-iam connect psql --host 127.0.0.1 --port 15432 --user app --ca-file /tmp/rds-iam-emulator-ca-15432.pem
   rds-iam doctor --engine postgres --host 127.0.0.1 --port 15432 --user app --ca-file /tmp/rds-iam-emulator-ca-15432.pem
 
-The demo credentials are a fixed fake key pair, not an AWS credential. The emulator does not check
-IAM policies: any accepted key may log in as any user that exists upstream.
+  # refuse what the IAM policy would refuse on AWS, with the reason on stderr per login:
+  rds-iam emulator --engine mysql --account 123456789012 --resource-id db-ABC --policy-file policy.json
+
+The demo credentials are a fixed fake key pair, not an AWS credential. Without --policy-file the
+emulator does not check IAM policies: the demo key may log in as any user that exists upstream.
+With it, a login is evaluated for rds-db:connect on
+arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER and refused exactly as RDS refuses it.
 
 ${EXIT_CODES_HELP}
 `,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, {
-      ...COMMON_OPTIONS,
-      engine: { type: 'string' },
-      upstream: { type: 'string' },
-      host: { type: 'string' },
-      port: { type: 'string' },
-      endpoint: { type: 'string' },
-      region: { type: 'string' },
-      'no-tls-required': { type: 'boolean' },
-      'ca-file': { type: 'string' },
-    });
+    const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, ...EMULATOR_FLAGS });
     noExtraPositionals(positionals);
     if (values.engine === undefined)
       throw new UsageError('--engine is required (postgres or mysql)');
-    const engine = engineOption(values.engine)!;
-    const upstream =
-      values.upstream ??
-      (engine === 'postgres' ? 'postgres://127.0.0.1:5432' : 'mysql://127.0.0.1:3306');
-    const host = hostOption(values.host) ?? '127.0.0.1';
-    const port = values.port === '0' ? 0 : (portOption(values.port) ?? 0);
-    const region = regionOption(values.region);
-    const endpoint = values.endpoint === undefined ? undefined : endpointOption(values.endpoint);
-    const requireTls = !values['no-tls-required'];
-
+    let flags: ResolvedEmulatorFlags;
+    try {
+      flags = resolveEmulatorFlags(values);
+    } catch (err) {
+      if (err instanceof EmulatorUsageError) throw new UsageError(err.message);
+      throw err;
+    }
+    const { engine, upstream, requireTls } = flags.options;
+    const quietLogins = flags.quiet;
     let emulator: Awaited<ReturnType<typeof startEmulator>>;
     try {
       emulator = await startEmulator({
-        engine,
-        upstream,
-        host,
-        port,
-        requireTls,
-        ...(region ? { region } : {}),
-        ...(endpoint ? { endpoint } : {}),
+        ...flags.options,
+        ...(quietLogins ? {} : { onLogin: (l) => io.stderr.write(`${formatLogin(l)}\n`) }),
       });
     } catch (err) {
       if (err instanceof TypeError) throw new UsageError(messageOf(err));
@@ -103,11 +85,13 @@ ${EXIT_CODES_HELP}
       process.on('SIGTERM', stop);
     });
 
-    const caFile = resolve(
-      values['ca-file'] ?? join(tmpdir(), `rds-iam-emulator-ca-${emulator.port}.pem`),
-    );
+    const caFile =
+      flags.caFile ?? resolve(join(tmpdir(), `rds-iam-emulator-ca-${emulator.port}.pem`));
     try {
       writeFileSync(caFile, emulator.caPem, { mode: 0o644 });
+      if (flags.caKeyFile !== undefined && !flags.caReused) {
+        writeFileSync(flags.caKeyFile, emulator.certificateAuthority.keyPem, { mode: 0o600 });
+      }
     } catch (err) {
       await emulator.stop();
       throw new CliError(
@@ -117,23 +101,10 @@ ${EXIT_CODES_HELP}
       );
     }
     const where = `${emulator.endpoint.host}:${emulator.endpoint.port}`;
-    const safeUpstream = upstream.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+    const safeUpstream = redactUpstream(upstream);
+    const key = flags.printedCredentials;
     if (values.json) {
-      writeJson(io.stdout, {
-        engine,
-        host: emulator.host,
-        port: emulator.port,
-        endpoint: emulator.endpoint,
-        region: emulator.region,
-        caFile,
-        tlsRequired: requireTls,
-        upstream: safeUpstream,
-        credentials: {
-          AWS_ACCESS_KEY_ID: DEMO_CREDENTIALS.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: DEMO_CREDENTIALS.secretAccessKey,
-          AWS_REGION: emulator.region,
-        },
-      });
+      writeJson(io.stdout, readyJson(emulator, caFile, upstream, key, requireTls));
     } else {
       const s = styleFor(io.stdout, io.env);
       const client = engine === 'postgres' ? 'psql' : 'mysql';
@@ -147,10 +118,11 @@ ${EXIT_CODES_HELP}
           `  upstream   ${safeUpstream}`,
           `  endpoint   ${where} in ${emulator.region} (tokens must be signed for this)`,
           `  TLS        ${requireTls ? 'required' : 'optional'}; CA file ${caFile}`,
+          ...policyLines(emulator, key),
           '',
           'Demo credentials it accepts (not a real AWS key); paste in another shell:',
-          `  export AWS_ACCESS_KEY_ID=${DEMO_CREDENTIALS.accessKeyId}`,
-          `  export AWS_SECRET_ACCESS_KEY=${DEMO_CREDENTIALS.secretAccessKey}`,
+          `  export AWS_ACCESS_KEY_ID=${key.accessKeyId}`,
+          `  export AWS_SECRET_ACCESS_KEY=${key.secretAccessKey}`,
           `  export AWS_REGION=${emulator.region}`,
           '  unset AWS_SESSION_TOKEN AWS_PROFILE',
           '',
@@ -162,7 +134,7 @@ ${EXIT_CODES_HELP}
             `  rds-iam doctor --engine ${engine} --host ${emulator.host} --port ${emulator.port} --user USER --ca-file ${caFile}${signing}`,
           ),
           '',
-          'Ctrl-C to stop.',
+          `One line per login on stderr${quietLogins ? ' is off (--quiet)' : ' (--quiet turns it off)'}. Ctrl-C to stop.`,
           '',
         ].join('\n'),
       );
@@ -171,12 +143,3 @@ ${EXIT_CODES_HELP}
     return EXIT.OK;
   },
 };
-
-function endpointOption(value: string): { host: string; port?: number } {
-  const match = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(value.trim());
-  const host = match?.[1];
-  if (!host) throw new UsageError('--endpoint must be host or host:port');
-  const name = hostOption(host, 'endpoint')!;
-  const port = portOption(match?.[2], 'endpoint port');
-  return port === undefined ? { host: name } : { host: name, port };
-}

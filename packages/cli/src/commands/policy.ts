@@ -1,14 +1,20 @@
-import { partitionOfRegion } from '@rds-iam/core';
-import { COMMON_OPTIONS, msOption, noExtraPositionals, parse, regionOption } from '../args.js';
+import { COMMON_OPTIONS, noExtraPositionals, parse } from '../args.js';
 import { type Command, EXIT_CODES_HELP } from '../command.js';
-import { CliError, EXIT, messageOf, UsageError } from '../errors.js';
-import { type Io, styleFor } from '../io.js';
+import { EXIT } from '../errors.js';
+import { runPolicyCheck } from './policy-check.js';
+import {
+  POLICY_TARGET_HELP,
+  POLICY_TARGET_OPTIONS,
+  policyDocument,
+  resolvePolicyTarget,
+} from './policy-target.js';
 
 export const policyCommand: Command = {
   name: 'policy',
   summary: 'print the IAM policy that allows rds-db:connect for database users',
   help: `Usage: rds-iam policy --region <region> --account <id> --resource-id <id> --user <user> [--user ...]
        rds-iam policy (--instance <name> | --cluster <name>) --user <user> [--region <region>]
+       rds-iam policy check --policy-file <file> [--policy-file ...] <the same options>
 
 Prints an IAM policy document that allows "rds-db:connect" as the given database users:
 
@@ -23,15 +29,7 @@ With --instance or --cluster the resource id, account and region are looked up w
 database authentication is not enabled on it.
 
 Options:
-  --region <region>       the database's region (optional with --instance / --cluster)
-  --account <id>          the 12-digit AWS account id (optional with --instance / --cluster)
-  --resource-id <id>      db-..., cluster-... or prx-... ("*" for every database in the account)
-  --user <user>           a database user; repeat for several ("*" for every user)
-  --instance <name>       look the resource id up for this DB instance identifier
-  --cluster <name>        look the resource id up for this Aurora DB cluster identifier
-  --profile <name>        AWS profile for the look-up
-  --endpoint-url <url>    RDS API endpoint for the look-up (also AWS_ENDPOINT_URL_RDS)
-  --timeout <ms>          give up on the look-up after this long, retries included (default 10000)
+${POLICY_TARGET_HELP}
   --json                  the policy as one line of JSON
   --help                  this text
 
@@ -42,81 +40,29 @@ Examples:
   rds-iam policy --instance orders-db --user app > policy.json
   aws iam put-role-policy --role-name app --policy-name rds-connect --policy-document file://policy.json
 
+rds-iam policy check evaluates policy documents as IAM does for "rds-db:connect" on the dbuser ARN
+of each --user (default deny, an explicit Deny wins, wildcards, NotAction / NotResource). It prints
+the decision and the ARN, and for a deny the statement that came closest and which part of the ARN
+differs (partition, service, region, account, resource id, user). A statement with a Condition (or a
+policy variable) is reported, never counted as allowing: conditions cannot be evaluated locally.
+  --policy-file <file>    a policy document; repeat for several; "-" reads standard input
+  --json                  {"decision": "allow" | "implicit-deny" | "explicit-deny", "resource", ...}
+Exit code 0 when every user is allowed, 1 for a deny, 2 for bad input (a malformed policy).
+
+  rds-iam policy --region eu-west-1 --account 123456789012 --resource-id db-ABC --user app > policy.json
+  rds-iam policy check --policy-file policy.json --region eu-west-1 --account 123456789012 \\
+    --resource-id db-ABC --user app
+
 ${EXIT_CODES_HELP}
 `,
   async run(argv, io) {
+    if (argv[0] === 'check') return runPolicyCheck(argv.slice(1), io);
     const { values, positionals } = parse(argv, {
       ...COMMON_OPTIONS,
-      region: { type: 'string' },
-      account: { type: 'string' },
-      'resource-id': { type: 'string' },
-      user: { type: 'string', multiple: true },
-      instance: { type: 'string' },
-      cluster: { type: 'string' },
-      profile: { type: 'string' },
-      'endpoint-url': { type: 'string' },
-      timeout: { type: 'string' },
+      ...POLICY_TARGET_OPTIONS,
     });
     noExtraPositionals(positionals);
-    const users = (values.user ?? []).map((u) => u.trim());
-    if (users.length === 0)
-      throw new UsageError('--user is required (repeat it for several users)');
-    for (const user of users) {
-      if (user === '' || user.includes('/')) {
-        throw new UsageError(`--user '${user}' is not a database user name`);
-      }
-    }
-    const timeoutMs = msOption(values.timeout, 'timeout', LOOKUP_TIMEOUT_MS);
-    let region = regionOption(values.region);
-    let account = accountOption(values.account);
-    let resourceId = resourceIdOption(values['resource-id']);
-    const lookup = values.instance ?? values.cluster;
-    if (values.instance !== undefined && values.cluster !== undefined) {
-      throw new UsageError('give --instance or --cluster, not both');
-    }
-    if (lookup !== undefined) {
-      if (resourceId !== undefined) {
-        throw new UsageError('give --resource-id or --instance / --cluster, not both');
-      }
-      const found = await lookUp(
-        values.instance !== undefined ? 'instance' : 'cluster',
-        lookup.trim(),
-        region,
-        values.profile,
-        values['endpoint-url'] ?? io.env.AWS_ENDPOINT_URL_RDS,
-        timeoutMs,
-      );
-      resourceId = found.resourceId;
-      if (account !== undefined && account !== found.account) {
-        warn(
-          io,
-          `--account ${account} differs from the account in ${found.arn}; using ${found.account}`,
-        );
-      }
-      if (region !== undefined && region !== found.region) {
-        warn(
-          io,
-          `--region ${region} differs from the region in ${found.arn}; using ${found.region}`,
-        );
-      }
-      account = found.account;
-      region = found.region;
-      if (found.iamEnabled === false) {
-        warn(
-          io,
-          `IAM database authentication is not enabled on ${found.arn}: tokens are rejected until you run aws rds ${found.kind === 'instance' ? `modify-db-instance --db-instance-identifier ${lookup}` : `modify-db-cluster --db-cluster-identifier ${lookup}`} --enable-iam-database-authentication --apply-immediately`,
-        );
-      }
-    }
-    if (region === undefined)
-      throw new UsageError('--region is required (or --instance / --cluster)');
-    if (account === undefined)
-      throw new UsageError('--account is required (or --instance / --cluster)');
-    if (resourceId === undefined) {
-      throw new UsageError(
-        '--resource-id is required (db-..., cluster-..., prx-...), or --instance / --cluster',
-      );
-    }
+    const { region, account, resourceId, users } = await resolvePolicyTarget(values, io);
     const document = policyDocument(region, account, resourceId, users);
     io.stdout.write(
       values.json ? `${JSON.stringify(document)}\n` : `${JSON.stringify(document, null, 2)}\n`,
@@ -124,190 +70,3 @@ ${EXIT_CODES_HELP}
     return EXIT.OK;
   },
 };
-
-function warn(io: Io, text: string): void {
-  io.stderr.write(`${styleFor(io.stderr, io.env).yellow('warning:')} ${text}\n`);
-}
-
-/** The partition a region belongs to, by its name: core's table, shared with `parseRdsEndpoint`. */
-export const partitionOf = partitionOfRegion;
-
-/** `arn:PARTITION:rds-db:REGION:ACCOUNT:dbuser:RESOURCE_ID/USER`. */
-export function dbUserArn(
-  region: string,
-  account: string,
-  resourceId: string,
-  user: string,
-): string {
-  return `arn:${partitionOf(region)}:rds-db:${region}:${account}:dbuser:${resourceId}/${user}`;
-}
-
-/** The policy document allowing `rds-db:connect` as each user. */
-export function policyDocument(
-  region: string,
-  account: string,
-  resourceId: string,
-  users: readonly string[],
-): { Version: string; Statement: { Effect: string; Action: string; Resource: string[] }[] } {
-  return {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Action: 'rds-db:connect',
-        Resource: [...new Set(users)].map((u) => dbUserArn(region, account, resourceId, u)),
-      },
-    ],
-  };
-}
-
-function accountOption(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const account = value.trim().replaceAll('-', '');
-  if (!/^\d{12}$/.test(account)) {
-    throw new UsageError(
-      `--account must be a 12-digit AWS account id (got '${value.slice(0, 20)}')`,
-    );
-  }
-  return account;
-}
-
-function resourceIdOption(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const id = value.trim();
-  if (id === '*' || /^(?:db|cluster|prx)-[A-Za-z0-9]+$/.test(id)) return id;
-  throw new UsageError(
-    `--resource-id must look like db-XXXX (instance), cluster-XXXX (Aurora cluster) or prx-XXXX (RDS Proxy), got '${id.slice(0, 40)}'; for an instance name use --instance ${id.slice(0, 40)}`,
-  );
-}
-
-/**
- * The whole look-up's bound, retries included: the SDK's RDS client waits without limit for an
- * endpoint that accepts the connection and never answers. Ten seconds is far above the API's usual
- * answer (well under a second) and its two attempts.
- */
-const LOOKUP_TIMEOUT_MS = 10_000;
-
-interface Found {
-  kind: 'instance' | 'cluster';
-  resourceId: string;
-  arn: string;
-  region: string;
-  account: string;
-  iamEnabled: boolean | undefined;
-}
-
-async function lookUp(
-  kind: 'instance' | 'cluster',
-  identifier: string,
-  region: string | undefined,
-  profile: string | undefined,
-  endpointUrl: string | undefined,
-  timeoutMs: number,
-): Promise<Found> {
-  if (identifier === '') throw new UsageError(`--${kind} must not be empty`);
-  if (endpointUrl !== undefined) {
-    try {
-      new URL(endpointUrl);
-    } catch {
-      throw new UsageError(
-        '--endpoint-url must be a URL such as https://rds.us-east-1.amazonaws.com',
-      );
-    }
-  }
-  // The SDK's notice about future Node.js versions is for developers, not for someone printing a
-  // policy; it stays available by setting the variable to false.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  // Loaded here only: most commands never call the RDS API, and the SDK client is most of the start-up time.
-  const rds = await import('@aws-sdk/client-rds');
-  const client = new rds.RDSClient({
-    ...(region ? { region } : {}),
-    ...(profile ? { profile } : {}),
-    ...(endpointUrl ? { endpoint: endpointUrl } : {}),
-    maxAttempts: 2,
-  });
-  const action = kind === 'instance' ? 'DescribeDBInstances' : 'DescribeDBClusters';
-  // Unref'd by Node: it bounds the wait without keeping the process up.
-  const abortSignal = AbortSignal.timeout(timeoutMs);
-  try {
-    if (kind === 'instance') {
-      const out = await client.send(
-        new rds.DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }),
-        { abortSignal },
-      );
-      const db = out.DBInstances?.[0];
-      if (!db?.DbiResourceId || !db.DBInstanceArn) {
-        throw new CliError(
-          `${action} returned no DB instance '${identifier}'`,
-          EXIT.AWS_API,
-          'ERR_NOT_FOUND',
-        );
-      }
-      return found(kind, db.DbiResourceId, db.DBInstanceArn, db.IAMDatabaseAuthenticationEnabled);
-    }
-    const out = await client.send(
-      new rds.DescribeDBClustersCommand({ DBClusterIdentifier: identifier }),
-      { abortSignal },
-    );
-    const cluster = out.DBClusters?.[0];
-    if (!cluster?.DbClusterResourceId || !cluster.DBClusterArn) {
-      throw new CliError(
-        `${action} returned no DB cluster '${identifier}'`,
-        EXIT.AWS_API,
-        'ERR_NOT_FOUND',
-      );
-    }
-    return found(
-      kind,
-      cluster.DbClusterResourceId,
-      cluster.DBClusterArn,
-      cluster.IAMDatabaseAuthenticationEnabled,
-    );
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    if (abortSignal.aborted) {
-      throw new CliError(
-        `${action} did not answer within ${timeoutMs} ms (--timeout). Check the network path to the RDS API (--endpoint-url, proxy settings), or pass --resource-id, --account and --region instead of the look-up`,
-        EXIT.AWS_API,
-        'ERR_TIMEOUT',
-      );
-    }
-    const name = (err as { name?: string }).name ?? 'Error';
-    if (name === 'CredentialsProviderError') {
-      throw new CliError(
-        `no AWS credentials for ${action}: ${messageOf(err)}. Set AWS_PROFILE or AWS_ACCESS_KEY_ID, or pass --profile`,
-        EXIT.NO_TOKEN,
-        'ERR_CREDENTIALS',
-      );
-    }
-    if (/region is missing/i.test(messageOf(err))) {
-      throw new UsageError(`${action} needs a region: pass --region or set AWS_REGION`);
-    }
-    const hint = /NotFound/.test(name)
-      ? ` Check the ${kind} identifier and --region.`
-      : /AccessDenied|UnauthorizedOperation|InvalidClientTokenId|ExpiredToken/.test(name)
-        ? ` Your credentials need rds:${action}; or pass --resource-id, --account and --region instead.`
-        : '';
-    throw new CliError(
-      `${action} failed: ${name}: ${messageOf(err)}.${hint}`,
-      EXIT.AWS_API,
-      'ERR_AWS_API',
-    );
-  } finally {
-    client.destroy();
-  }
-}
-
-function found(
-  kind: 'instance' | 'cluster',
-  resourceId: string,
-  arn: string,
-  iam: boolean | undefined,
-): Found {
-  // arn:PARTITION:rds:REGION:ACCOUNT:db:NAME
-  const [, , , region, account] = arn.split(':');
-  if (!region || !account) {
-    throw new CliError(`unexpected ARN from the RDS API: ${arn}`, EXIT.AWS_API, 'ERR_AWS_API');
-  }
-  return { kind, resourceId, arn, region, account, iamEnabled: iam };
-}

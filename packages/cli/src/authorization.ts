@@ -1,0 +1,197 @@
+import { dbUserArn, evaluatePolicies, type PolicyEvaluation } from '@rds-iam/core';
+import type { Check } from './commands/doctor.js';
+import { messageOf } from './errors.js';
+import type { PolicyFiles } from './policy-files.js';
+
+/** What `rds-iam doctor` knows to check the IAM policy for one login. */
+export interface AuthorizationInput {
+  region: string;
+  /** The database's account; with the simulator, the caller's account when omitted. */
+  account: string | undefined;
+  resourceId: string;
+  user: string;
+  /** `--policy-file` documents: evaluated locally. Without them, IAM's policy simulator is asked. */
+  policies: PolicyFiles | undefined;
+  profile: string | undefined;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * The `authorization` check of `rds-iam doctor`: may the caller `rds-db:connect` as the user? With
+ * policy files it evaluates them with core's evaluator; otherwise it asks AWS: `sts:GetCallerIdentity`
+ * for the principal, then `iam:SimulatePrincipalPolicy` for `rds-db:connect` on the dbuser ARN.
+ */
+export async function authorizationCheck(input: AuthorizationInput): Promise<Check> {
+  if (input.policies) {
+    const account = input.account ?? '';
+    const resource = dbUserArn({ ...input, account });
+    const result = evaluatePolicies(
+      input.policies.documents,
+      { resource },
+      {
+        names: input.policies.names,
+      },
+    );
+    return fromEvaluation(result, `the policy files (${input.policies.names.join(', ')})`);
+  }
+  return simulate(input);
+}
+
+function fromEvaluation(result: PolicyEvaluation, source: string): Check {
+  const target = `${result.action} on ${result.resource}`;
+  const conditions = result.unevaluated.map(
+    (u) => `Statement[${u.statement}] needs ${u.needs.join(', ')} (not evaluated locally)`,
+  );
+  if (result.decision === 'allow') {
+    return {
+      id: 'authorization',
+      status: conditions.length > 0 ? 'warn' : 'pass',
+      detail: `allow: ${source} allow ${target}${conditions.length ? `; ${conditions.join('; ')}` : ''}`,
+    };
+  }
+  const miss = result.nearestMiss;
+  const fix =
+    miss && miss.differs.length > 0
+      ? `the policy's ${miss.differs.map((d) => d.replace('-', ' ')).join(' and ')} ${miss.differs.length === 1 ? 'differs' : 'differ'} from the login's: allow ${result.resource} (rds-iam policy prints it)`
+      : result.decision === 'explicit-deny'
+        ? 'remove or narrow the Deny statement: an explicit Deny wins over every Allow'
+        : `allow ${target} (rds-iam policy prints the statement)`;
+  return {
+    id: 'authorization',
+    status: 'fail',
+    detail: `${result.decision}: ${source} do not allow ${target}${miss ? `; ${miss.explanation}` : ''}${conditions.length ? `; ${conditions.join('; ')}` : ''}`,
+    fix,
+    ...(miss && miss.differs.length > 0 ? { causes: miss.differs.map(partCause) } : {}),
+  };
+}
+
+function partCause(part: string): string {
+  switch (part) {
+    case 'resource-id':
+      return 'the resource id: it is the DbiResourceId (db-...), DbClusterResourceId (cluster-...) or proxy id (prx-...), never the instance name';
+    case 'region':
+      return "the region: the policy must name the database's region";
+    case 'account':
+      return "the account: the policy must name the database's account id";
+    case 'user':
+      return 'the database user: user names are case-sensitive';
+    case 'partition':
+      return 'the partition: aws-cn for China, aws-us-gov for GovCloud';
+    default:
+      return 'the service: it is rds-db (not rds)';
+  }
+}
+
+/** The IAM principal to simulate for a caller ARN: an assumed role's session becomes its role. */
+export function principalOf(callerArn: string): string | undefined {
+  const m = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(callerArn);
+  if (m) return `arn:${m[1]}:iam::${m[2]}:role/${m[3]}`;
+  if (/^arn:[^:]+:iam::\d{12}:(user|role)\//.test(callerArn)) return callerArn;
+  return undefined;
+}
+
+async function simulate(input: AuthorizationInput): Promise<Check> {
+  // The SDK's notice about future Node.js versions is for developers, not for a doctor's report.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // Loaded here only: most doctor runs never call IAM.
+  const [sts, iam] = await Promise.all([
+    import('@aws-sdk/client-sts'),
+    import('@aws-sdk/client-iam'),
+  ]);
+  const common = {
+    region: input.region,
+    maxAttempts: 2,
+    ...(input.profile ? { profile: input.profile } : {}),
+  };
+  const stsEndpoint = input.env.AWS_ENDPOINT_URL_STS;
+  const iamEndpoint = input.env.AWS_ENDPOINT_URL_IAM;
+  const stsClient = new sts.STSClient({
+    ...common,
+    ...(stsEndpoint ? { endpoint: stsEndpoint } : {}),
+  });
+  const iamClient = new iam.IAMClient({
+    ...common,
+    ...(iamEndpoint ? { endpoint: iamEndpoint } : {}),
+  });
+  try {
+    let callerArn: string;
+    let callerAccount: string;
+    try {
+      const me = await stsClient.send(new sts.GetCallerIdentityCommand({}));
+      callerArn = me.Arn ?? '';
+      callerAccount = me.Account ?? '';
+    } catch (err) {
+      return {
+        id: 'authorization',
+        status: 'warn',
+        detail: `not checked: sts:GetCallerIdentity failed: ${nameOf(err)}: ${messageOf(err)}`,
+        fix: 'check the policy locally instead: --policy-file FILE (the identity policies of the caller)',
+      };
+    }
+    const principal = principalOf(callerArn);
+    const resource = dbUserArn({ ...input, account: input.account ?? callerAccount });
+    if (principal === undefined) {
+      return {
+        id: 'authorization',
+        status: 'warn',
+        detail: `not checked: the caller ${callerArn} is not an IAM user or role the policy simulator can evaluate`,
+        fix: `check locally with --policy-file; the login needs rds-db:connect on ${resource}`,
+      };
+    }
+    let decision: string | undefined;
+    let matched: string[] = [];
+    try {
+      const out = await iamClient.send(
+        new iam.SimulatePrincipalPolicyCommand({
+          PolicySourceArn: principal,
+          ActionNames: ['rds-db:connect'],
+          ResourceArns: [resource],
+        }),
+      );
+      const first = out.EvaluationResults?.[0];
+      decision = first?.EvalDecision;
+      matched = (first?.MatchedStatements ?? []).map((s) => s.SourcePolicyId ?? '?');
+    } catch (err) {
+      const name = nameOf(err);
+      if (/AccessDenied|UnauthorizedOperation/.test(name)) {
+        return {
+          id: 'authorization',
+          status: 'warn',
+          detail: `not checked: ${callerArn} may not call iam:SimulatePrincipalPolicy (${name}), so IAM's policy simulator cannot say whether it may rds-db:connect on ${resource}`,
+          fix: `allow iam:SimulatePrincipalPolicy on ${principal} to this caller, or check the policy locally: rds-iam doctor ... --policy-file FILE --account ACCOUNT --resource-id ${input.resourceId}`,
+        };
+      }
+      return {
+        id: 'authorization',
+        status: 'warn',
+        detail: `not checked: iam:SimulatePrincipalPolicy failed: ${name}: ${messageOf(err)}`,
+        fix: 'check the policy locally: --policy-file FILE',
+      };
+    }
+    const by = matched.length > 0 ? ` (matched: ${matched.join(', ')})` : '';
+    if (decision === 'allowed') {
+      return {
+        id: 'authorization',
+        status: 'pass',
+        detail: `allow: IAM's policy simulator says ${principal} may rds-db:connect on ${resource}${by}`,
+      };
+    }
+    const word = decision === 'explicitDeny' ? 'explicit-deny' : 'implicit-deny';
+    return {
+      id: 'authorization',
+      status: 'fail',
+      detail: `${word}: IAM's policy simulator says ${principal} may not rds-db:connect on ${resource}${by}`,
+      fix:
+        word === 'explicit-deny'
+          ? `a Deny statement of ${principal} (or an SCP / permissions boundary) covers it: remove or narrow it`
+          : `attach a policy allowing rds-db:connect on ${resource} to ${principal} (rds-iam policy prints it); check that it names this resource id (${input.resourceId}), not the instance name`,
+    };
+  } finally {
+    stsClient.destroy();
+    iamClient.destroy();
+  }
+}
+
+function nameOf(err: unknown): string {
+  return (err as { name?: string }).name ?? 'Error';
+}

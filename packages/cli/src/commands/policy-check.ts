@@ -1,0 +1,73 @@
+import { dbUserArn, evaluatePolicies, type PolicyEvaluation } from '@rds-iam/core';
+import { COMMON_OPTIONS, noExtraPositionals, parse } from '../args.js';
+import { EXIT, UsageError } from '../errors.js';
+import { type Io, styleFor, writeJson } from '../io.js';
+import { readPolicyFiles } from '../policy-files.js';
+import { POLICY_TARGET_OPTIONS, resolvePolicyTarget } from './policy-target.js';
+
+/** One user's evaluation, as `--json` prints it. */
+export interface UserDecision extends PolicyEvaluation {
+  user: string;
+}
+
+/**
+ * `rds-iam policy check`: evaluates `--policy-file` documents for `rds-db:connect` as each `--user`
+ * (target options shared with `rds-iam policy`). Exit 0 when all are allowed, 1 for a deny.
+ */
+export async function runPolicyCheck(argv: readonly string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    ...COMMON_OPTIONS,
+    ...POLICY_TARGET_OPTIONS,
+    'policy-file': { type: 'string', multiple: true },
+  });
+  noExtraPositionals(positionals);
+  const paths = values['policy-file'] ?? [];
+  if (paths.length === 0) {
+    throw new UsageError(
+      '--policy-file is required (repeat it for several; "-" reads standard input)',
+    );
+  }
+  const target = await resolvePolicyTarget(values, io);
+  const files = await readPolicyFiles(paths, io);
+  const results: UserDecision[] = target.users.map((user) => ({
+    user,
+    ...evaluatePolicies(
+      files.documents,
+      { resource: dbUserArn({ ...target, user }) },
+      { names: files.names },
+    ),
+  }));
+  // The first deny decides the command's answer: one refused user is a refused login.
+  const first = results.find((r) => r.decision !== 'allow') ?? results[0];
+  if (first === undefined) throw new UsageError('--user is required');
+  if (values.json) {
+    writeJson(io.stdout, { ...first, ...(results.length > 1 ? { results } : {}) });
+  } else {
+    for (const r of results) printDecision(io, r, files.names);
+  }
+  return first.decision === 'allow' ? EXIT.OK : EXIT.FAILED;
+}
+
+/** The text form of one decision: the decision and ARN, the deciding statement, the nearest miss. */
+export function printDecision(io: Io, r: PolicyEvaluation, names: readonly string[]): void {
+  const style = styleFor(io.stdout, io.env);
+  const word = r.decision === 'allow' ? style.green(r.decision) : style.red(r.decision);
+  io.stdout.write(`${word}: ${r.action} on ${r.resource}\n`);
+  if (r.decidedBy) {
+    const { policy, statement, sid } = r.decidedBy;
+    io.stdout.write(
+      `  decided by ${names[policy] ?? `policy ${policy}`} Statement[${statement}]${sid ? ` (Sid ${sid})` : ''}\n`,
+    );
+  }
+  if (r.decision !== 'allow' && r.nearestMiss) {
+    io.stdout.write(`  nearest miss: ${r.nearestMiss.explanation}\n`);
+  }
+  if (r.decision === 'implicit-deny' && !r.nearestMiss) {
+    io.stdout.write('  no Allow statement in the policies; IAM denies by default\n');
+  }
+  for (const u of r.unevaluated) {
+    io.stderr.write(
+      `${styleFor(io.stderr, io.env).yellow('warning:')} ${names[u.policy] ?? `policy ${u.policy}`} Statement[${u.statement}] (${u.effect}) matches but depends on ${u.needs.join(', ')}, which cannot be evaluated locally; it was not applied\n`,
+    );
+  }
+}

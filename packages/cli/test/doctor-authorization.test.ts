@@ -1,0 +1,206 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  assertBuilt,
+  check,
+  cleanEnv,
+  closedPort,
+  DEMO_ENV,
+  type QueryApiStandIn,
+  rdsIam,
+  removeScratch,
+  scratchDir,
+  startQueryApiStandIn,
+} from './helpers.js';
+
+const ACCOUNT = '210987654321';
+const NO_SIMULATOR_KEY = 'AKIANOSIMULATOR00001';
+
+const callerXml = (
+  arn: string,
+): string => `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <GetCallerIdentityResult>
+    <Arn>${arn}</Arn>
+    <UserId>AROAEXAMPLE0000000001:session</UserId>
+    <Account>${ACCOUNT}</Account>
+  </GetCallerIdentityResult>
+  <ResponseMetadata><RequestId>0b5e6c1e-0000-4000-8000-000000000001</RequestId></ResponseMetadata>
+</GetCallerIdentityResponse>`;
+
+const simulationXml = (
+  resource: string,
+  decision: string,
+): string => `<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <SimulatePrincipalPolicyResult>
+    <IsTruncated>false</IsTruncated>
+    <EvaluationResults>
+      <member>
+        <EvalActionName>rds-db:connect</EvalActionName>
+        <EvalResourceName>${resource}</EvalResourceName>
+        <EvalDecision>${decision}</EvalDecision>
+        <MatchedStatements>${
+          decision === 'implicitDeny'
+            ? ''
+            : '<member><SourcePolicyId>rds-connect</SourcePolicyId><SourcePolicyType>IAM Policy</SourcePolicyType></member>'
+        }</MatchedStatements>
+        <MissingContextValues/>
+      </member>
+    </EvaluationResults>
+  </SimulatePrincipalPolicyResult>
+  <ResponseMetadata><RequestId>0b5e6c1e-0000-4000-8000-000000000002</RequestId></ResponseMetadata>
+</SimulatePrincipalPolicyResponse>`;
+
+const accessDeniedXml = `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::${ACCOUNT}:assumed-role/limited/s is not authorized to perform: iam:SimulatePrincipalPolicy</Message></Error>
+  <RequestId>0b5e6c1e-0000-4000-8000-000000000003</RequestId>
+</ErrorResponse>`;
+
+beforeAll(assertBuilt);
+afterAll(removeScratch);
+
+describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', () => {
+  let api: QueryApiStandIn;
+  let port: number;
+  beforeAll(async () => {
+    port = await closedPort();
+    api = await startQueryApiStandIn((params, key) => {
+      if (params.get('Action') === 'GetCallerIdentity') {
+        return {
+          xml: callerXml(
+            key === NO_SIMULATOR_KEY
+              ? `arn:aws:sts::${ACCOUNT}:assumed-role/limited/s`
+              : `arn:aws:sts::${ACCOUNT}:assumed-role/app-role/i-0123456789abcdef0`,
+          ),
+        };
+      }
+      if (params.get('Action') === 'SimulatePrincipalPolicy') {
+        if (key === NO_SIMULATOR_KEY) return { status: 403, xml: accessDeniedXml };
+        const resource = params.get('ResourceArns.member.1') ?? '';
+        const decision = resource.includes(':dbuser:db-ALLOWED/')
+          ? 'allowed'
+          : resource.includes(':dbuser:db-DENIED/')
+            ? 'explicitDeny'
+            : 'implicitDeny';
+        return { xml: simulationXml(resource, decision) };
+      }
+      return {
+        status: 400,
+        xml: '<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>',
+      };
+    });
+  });
+  afterAll(() => api.close());
+
+  const doctor = (resourceId: string, env: Record<string, string> = {}, extra: string[] = []) =>
+    rdsIam(
+      [
+        'doctor',
+        '--json',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--engine',
+        'postgres',
+        '--user',
+        'app',
+        '--region',
+        'eu-west-1',
+        '--resource-id',
+        resourceId,
+        ...extra,
+      ],
+      {
+        env: cleanEnv({
+          ...DEMO_ENV,
+          AWS_ENDPOINT_URL_STS: api.endpoint,
+          AWS_ENDPOINT_URL_IAM: api.endpoint,
+          ...env,
+        }),
+      },
+    );
+
+  it('asks GetCallerIdentity, then simulates the role (not the session) for rds-db:connect on the dbuser ARN', async () => {
+    const r = await doctor('db-ALLOWED');
+    const c = check(r.stdout, 'authorization');
+    expect(c.status).toBe('pass');
+    expect(c.detail).toBe(
+      `allow: IAM's policy simulator says arn:aws:iam::${ACCOUNT}:role/app-role may rds-db:connect on arn:aws:rds-db:eu-west-1:${ACCOUNT}:dbuser:db-ALLOWED/app (matched: rds-connect)`,
+    );
+    const sim = api.requests.find(
+      (p) =>
+        p.get('Action') === 'SimulatePrincipalPolicy' &&
+        p.get('ResourceArns.member.1')?.includes('db-ALLOWED'),
+    );
+    expect(sim?.get('PolicySourceArn')).toBe(`arn:aws:iam::${ACCOUNT}:role/app-role`);
+    expect(sim?.get('ActionNames.member.1')).toBe('rds-db:connect');
+    expect(sim?.get('Version')).toBe('2010-05-08');
+  });
+
+  it('an implicit deny fails the check and names the resource id to allow', async () => {
+    const r = await doctor('db-OTHER', {}, ['--account', '123456789012']);
+    const c = check(r.stdout, 'authorization');
+    expect(c.status).toBe('fail');
+    expect(c.detail).toMatch(
+      /^implicit-deny: .* may not rds-db:connect on arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-OTHER\/app$/,
+    );
+    expect(c.fix).toContain('names this resource id (db-OTHER), not the instance name');
+    expect(r.code).toBe(1);
+  });
+
+  it('an explicit deny says a Deny covers it', async () => {
+    const c = check((await doctor('db-DENIED')).stdout, 'authorization');
+    expect(c.status).toBe('fail');
+    expect(c.detail).toMatch(/^explicit-deny: /);
+    expect(c.fix).toContain('a Deny statement');
+  });
+
+  it('says clearly when the caller may not call the simulator', async () => {
+    const c = check(
+      (await doctor('db-ALLOWED', { AWS_ACCESS_KEY_ID: NO_SIMULATOR_KEY })).stdout,
+      'authorization',
+    );
+    expect(c.status).toBe('warn');
+    expect(c.detail).toContain(
+      `not checked: arn:aws:sts::${ACCOUNT}:assumed-role/limited/s may not call iam:SimulatePrincipalPolicy (AccessDenied)`,
+    );
+    expect(c.fix).toContain('--policy-file');
+  });
+
+  it('with --policy-file: evaluated locally, no AWS call, the nearest miss names the resource id', async () => {
+    const file = join(scratchDir(), 'policy.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: 'rds-db:connect',
+            Resource: `arn:aws:rds-db:eu-west-1:${ACCOUNT}:dbuser:db-WRONG/app`,
+          },
+        ],
+      }),
+    );
+    const before = api.requests.length;
+    const r = await doctor('db-RIGHT', {}, ['--account', ACCOUNT, '--policy-file', file]);
+    const c = check(r.stdout, 'authorization');
+    expect(api.requests.length).toBe(before);
+    expect(c.status).toBe('fail');
+    expect(c.detail).toContain('the resource id differs');
+    expect(c.fix).toMatch(
+      /^the policy's resource id differs from the login's: allow arn:aws:rds-db:eu-west-1:210987654321:dbuser:db-RIGHT\/app/,
+    );
+    expect(c.causes?.[0]).toContain('never the instance name');
+  });
+
+  it('usage errors: --policy-file without --account, an instance name as --resource-id', async () => {
+    const noAccount = await doctor('db-RIGHT', {}, ['--policy-file', 'x.json']);
+    expect(noAccount.code).toBe(2);
+    expect(noAccount.stderr).toContain('--policy-file needs --resource-id and --account');
+    const name = await doctor('orders-db');
+    expect(name.code).toBe(2);
+    expect(name.stderr).toContain('--resource-id must look like db-XXXX');
+  });
+});
