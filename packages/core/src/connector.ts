@@ -58,6 +58,28 @@ export function splitIamOptions<T extends object>(
   };
 }
 
+/**
+ * The signing endpoint of one endpoint of a replicated set (Sequelize's `replication`, MikroORM's
+ * `replicas`): its own `signingHost` / `signingPort` when it gives them; else the top-level ones,
+ * but only for an endpoint that dials the top-level host. A replica with a host of its own signs for
+ * that host, since RDS checks the token against the endpoint it was signed for.
+ *
+ * @example
+ * ```ts
+ * const signing = replicaSigning(iam, replica, replica.host !== undefined);
+ * ```
+ */
+export function replicaSigning(
+  top: Pick<IamConnectionOptions, 'signingHost' | 'signingPort'>,
+  own: Pick<IamConnectionOptions, 'signingHost' | 'signingPort'>,
+  hasOwnHost: boolean,
+): Pick<IamConnectionOptions, 'signingHost' | 'signingPort'> {
+  return {
+    signingHost: own.signingHost ?? (hasOwnHost ? undefined : top.signingHost),
+    signingPort: own.signingPort ?? (hasOwnHost ? undefined : top.signingPort),
+  };
+}
+
 /** How a connection must be secured, worked out once per pool. */
 export interface IamTls {
   /** What to hand the driver as its `ssl` option, or `false` (loopback only). */

@@ -7,6 +7,7 @@ export {
   type IamTls,
   iamTls,
   isTlsVerifyError,
+  replicaSigning,
   splitIamOptions,
 } from './connector.js';
 export {

@@ -10,6 +10,7 @@ import {
   type IamConnectionOptions,
   mariadbIamSetup,
   RdsIamError,
+  replicaSigning,
   splitIamOptions,
 } from '@rds-iam/core';
 import { type Mysql2IamOptions, mysql2IamSetup } from '@rds-iam/mysql2';
@@ -151,12 +152,13 @@ export function iamMikroOrmOptions<D extends IDatabaseDriver>(
         'rds-iam: `user` is missing. Set `user` to the database user that has IAM authentication enabled.',
       );
     }
-    // A replica of its own signs for its own name; the top-level signing endpoint is the main one's.
-    const ownHost = entry !== base && entry.host !== undefined;
     const target = {
       ...iam,
-      signingHost: signingHost ?? (ownHost ? undefined : iam.signingHost),
-      signingPort: signingPort ?? (ownHost ? undefined : iam.signingPort),
+      ...replicaSigning(
+        iam,
+        { signingHost, signingPort },
+        entry !== base && entry.host !== undefined,
+      ),
       host,
       port,
       user,

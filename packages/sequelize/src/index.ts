@@ -6,6 +6,7 @@ import {
   isTlsVerifyError,
   mariadbIamSetup,
   RdsIamError,
+  replicaSigning,
   splitIamOptions,
 } from '@rds-iam/core';
 import { type Mysql2IamOptions, mysql2IamSetup } from '@rds-iam/mysql2';
@@ -163,12 +164,13 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
         'rds-iam: a `replication` endpoint has a `password`, but with IAM the password is a fresh token for every connection. Remove it.',
       );
     }
-    // An endpoint of its own signs for its own name; the top-level signing endpoint is the main one's.
-    const ownHost = entry !== base && entry.host !== undefined;
     const target = {
       ...iam,
-      signingHost: signingHost ?? (ownHost ? undefined : iam.signingHost),
-      signingPort: signingPort ?? (ownHost ? undefined : iam.signingPort),
+      ...replicaSigning(
+        iam,
+        { signingHost, signingPort },
+        entry !== base && entry.host !== undefined,
+      ),
       host,
       port,
       user: username,
