@@ -1,32 +1,16 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenProvider, parseAuthToken, RdsIamError, type TokenEvent } from '../src/index.js';
-import { fakeClock, MINUTE } from './helpers.js';
+import { fakeClock, isolateAwsEnvironment, MINUTE } from './helpers.js';
 
 // A hung credential source must not hang every new connection: credentialsTimeoutMs bounds the wait,
 // one request serves every caller while it hangs, backoff applies, the next answer is used at once.
 const HOST = 'mydb.abc123xyz.eu-west-1.rds.amazonaws.com';
-const savedEnv = { ...process.env };
-let dir: string;
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'rds-iam-deadline-'));
-  for (const name of Object.keys(process.env))
-    if (name.startsWith('AWS_')) delete process.env[name];
-  process.env.AWS_CONFIG_FILE = join(dir, 'config');
-  process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'credentials');
-  process.env.AWS_EC2_METADATA_DISABLED = 'true';
-});
-afterEach(() => {
-  process.env = { ...savedEnv };
-  rmSync(dir, { recursive: true, force: true });
-});
+const testDir = isolateAwsEnvironment('rds-iam-deadline-');
 
 async function rejection(promise: Promise<unknown>): Promise<RdsIamError> {
   try {
@@ -278,8 +262,8 @@ describe('nothing of a hung source keeps a process alive (fresh processes, built
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
     Object.assign(env, {
       AWS_CONTAINER_CREDENTIALS_FULL_URI: endpoint.url(),
-      AWS_CONFIG_FILE: join(dir, 'config'),
-      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+      AWS_CONFIG_FILE: join(testDir(), 'config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(testDir(), 'credentials'),
       AWS_EC2_METADATA_DISABLED: 'true',
     });
     const started = performance.now();

@@ -1,29 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTokenProvider, parseAuthToken, sharedTokenProvider } from '../src/index.js';
-import { fakeClock, MINUTE, STATIC_CREDENTIALS } from './helpers.js';
+import { fakeClock, isolateAwsEnvironment, MINUTE, STATIC_CREDENTIALS } from './helpers.js';
 
 const HOST = 'mydb.abc123xyz.eu-west-1.rds.amazonaws.com';
-const savedEnv = { ...process.env };
-let dir: string;
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'rds-iam-creds-'));
-  for (const name of Object.keys(process.env))
-    if (name.startsWith('AWS_')) delete process.env[name];
-  // Keep the default chain off this machine's real files and metadata endpoints.
-  process.env.AWS_CONFIG_FILE = join(dir, 'config');
-  process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'credentials');
-  process.env.AWS_EC2_METADATA_DISABLED = 'true';
-});
-afterEach(() => {
-  process.env = { ...savedEnv };
-  rmSync(dir, { recursive: true, force: true });
-});
+isolateAwsEnvironment('rds-iam-creds-');
 
 describe('credential providers', () => {
   it('static credentials sign the token', async () => {

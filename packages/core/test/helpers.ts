@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import { type SignRequest, signRdsToken } from '../src/sign.js';
 
 /** A wall clock the test moves by hand. */
@@ -59,4 +63,29 @@ export function secretsOf(token: string): string[] {
   return ['X-Amz-Signature', 'X-Amz-Security-Token']
     .map((name) => params.get(name))
     .filter((value): value is string => Boolean(value));
+}
+
+/**
+ * Keeps the AWS SDK's default credential chain off this machine's real files and metadata endpoints
+ * in every test of the calling file: no AWS_* variables, the config and credentials files in a fresh
+ * folder, instance metadata off; the environment is restored after each test. Returns a function
+ * that gives the running test's folder.
+ */
+export function isolateAwsEnvironment(prefix: string): () => string {
+  const savedEnv = { ...process.env };
+  let dir = '';
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    for (const name of Object.keys(process.env)) {
+      if (name.startsWith('AWS_')) delete process.env[name];
+    }
+    process.env.AWS_CONFIG_FILE = join(dir, 'config');
+    process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, 'credentials');
+    process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  });
+  afterEach(() => {
+    process.env = { ...savedEnv };
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return () => dir;
 }
