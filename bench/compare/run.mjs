@@ -10,7 +10,7 @@
 // MYSQL_HOST/MYSQL_PORT/MYSQL_USER for the upstream servers.
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,7 +19,7 @@ import { Signer } from '@aws-sdk/rds-signer';
 import { startEmulator } from '@rds-iam/emulator';
 import { startCredentialsEndpoint } from './credentials-endpoint.mjs';
 import { machine, versions } from './environment.mjs';
-import { renderConsole, renderMarkdown } from './report.mjs';
+import { renderConsole, renderMarkdown, withHandWrittenSections } from './report.mjs';
 import { redact, rpc } from './rpc.mjs';
 import { summarize } from './stats.mjs';
 import { freeUpstreamSlots } from './upstream.mjs';
@@ -309,5 +309,6 @@ const results = {
 
 console.log(`\n${redact(renderConsole(results))}`);
 const target = fileURLToPath(new URL('../../BENCHMARKS.md', import.meta.url));
-writeFileSync(target, redact(renderMarkdown(results)));
+const previous = existsSync(target) ? readFileSync(target, 'utf8') : '';
+writeFileSync(target, withHandWrittenSections(redact(renderMarkdown(results)), previous));
 console.log(`wrote ${target} (${results.durationS.toFixed(0)} s)`);

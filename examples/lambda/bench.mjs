@@ -1,7 +1,8 @@
 // Cold start of the Lambda example: process start to the first query's answer, in fresh processes,
 // the bundled rds-iam handler against the same handler on plain node-postgres with a token minted
 // beforehand by @aws-sdk/rds-signer (the floor: no token work at all in the process). Alternating
-// runs, the same emulator, the same bundle format; medians and their ratio.
+// runs, the same emulator, the same bundle format; medians and their ratio. Both bundlings of the AWS
+// SDK: left to Lambda's runtime (CDK's default, build.mjs's default) and bundled.
 //
 //   pnpm --filter @rds-iam/example-lambda bench     (RUNS=20 by default)
 import { writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ const median = (xs) => {
 
 const target = await exampleTarget('postgres');
 const iam = await isolatedBundles('handler.mjs');
+const iamSdk = await isolatedBundles('handler.mjs', { sdk: 'bundled' });
 const plain = await isolatedBundles('handler-plain.mjs');
 try {
   const caFile = join(iam.dir, 'ca.pem');
@@ -33,21 +35,28 @@ try {
   }).getAuthToken();
   const plainEnv = { ...env, RDS_TOKEN: token };
   console.log(`Lambda example cold start, process start to first query answer, N=${RUNS} each`);
-  console.log('format | @rds-iam/pg p50 | plain pg + signer token p50 | ratio');
+  console.log('format | AWS SDK | @rds-iam/pg p50 | plain pg + signer token p50 | ratio');
   for (const format of ['cjs', 'esm']) {
-    const ours = [];
-    const floor = [];
-    await invokeFresh(iam.files[format], env); // warms the OS file cache for both
-    await invokeFresh(plain.files[format], plainEnv);
-    for (let i = 0; i < RUNS; i++) {
-      ours.push((await invokeFresh(iam.files[format], env)).firstResponseMs);
-      floor.push((await invokeFresh(plain.files[format], plainEnv)).firstResponseMs);
+    for (const [sdk, ours] of [
+      ['external', iam],
+      ['bundled', iamSdk],
+    ]) {
+      const times = { ours: [], floor: [] };
+      await invokeFresh(ours.files[format], env); // warms the OS file cache for both
+      await invokeFresh(plain.files[format], plainEnv);
+      for (let i = 0; i < RUNS; i++) {
+        times.ours.push((await invokeFresh(ours.files[format], env)).firstResponseMs);
+        times.floor.push((await invokeFresh(plain.files[format], plainEnv)).firstResponseMs);
+      }
+      const [a, b] = [median(times.ours), median(times.floor)];
+      console.log(
+        `${format} | ${sdk} | ${a.toFixed(1)} ms | ${b.toFixed(1)} ms | ${(a / b).toFixed(3)}`,
+      );
     }
-    const [a, b] = [median(ours), median(floor)];
-    console.log(`${format} | ${a.toFixed(1)} ms | ${b.toFixed(1)} ms | ${(a / b).toFixed(3)}`);
   }
 } finally {
   iam.remove();
+  iamSdk.remove();
   plain.remove();
   await target.close();
 }

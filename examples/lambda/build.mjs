@@ -1,15 +1,26 @@
 // Bundles handler.mjs the way Lambda tooling does, with esbuild, into dist/:
 //   handler.cjs  CommonJS (CDK NodejsFunction's default)
 //   handler.mjs  ES module, with the `createRequire` banner those tools add for CommonJS dependencies
-// Everything is inside the bundle: @rds-iam/pg and core, pg, the RDS CAs, and the AWS SDK's
-// credential code, which still loads only when the first token is minted.
+// @rds-iam/pg and core, pg and the RDS CAs are inside the bundle. The AWS SDK (`@aws-sdk/*`) is left
+// out by default, as CDK's NodejsFunction does for Node.js 18+ runtimes: Lambda's runtime provides it,
+// and with the role's credentials in the environment rds-iam never loads it. `--sdk=bundled` puts
+// it in too (an image without the SDK, or a tool that bundles everything); it is then parsed at every
+// cold start, though still never evaluated unless the first token needs the SDK's credential chain.
 //
-//   node build.mjs [entry ...]   (default: handler.mjs)
+//   node build.mjs [--sdk=external|bundled] [entry ...]   (default: external, handler.mjs)
 import { build } from 'esbuild';
 
-/** Bundles `entry` into dist/ in both formats; resolves to the two output paths. */
-export async function bundle(entry = 'handler.mjs', outdir = new URL('dist/', import.meta.url)) {
-  const base = entry.replace(/\.mjs$/, '');
+/**
+ * Bundles `entry` into `outdir` in both formats; resolves to the two output paths. `sdk: 'external'`
+ * (the default) leaves `@aws-sdk/*` to the Lambda runtime; `'bundled'` puts it in the bundle.
+ */
+export async function bundle(
+  entry = 'handler.mjs',
+  { sdk = 'external', outdir = new URL('dist/', import.meta.url) } = {},
+) {
+  if (sdk !== 'external' && sdk !== 'bundled')
+    throw new Error(`sdk: 'external' or 'bundled', not ${sdk}`);
+  const base = entry.replace(/\.mjs$/, '') + (sdk === 'bundled' ? '-sdk' : '');
   const out = { cjs: `${outdir.pathname}${base}.cjs`, esm: `${outdir.pathname}${base}.mjs` };
   const common = {
     entryPoints: [new URL(entry, import.meta.url).pathname],
@@ -18,7 +29,7 @@ export async function bundle(entry = 'handler.mjs', outdir = new URL('dist/', im
     target: 'node20',
     logLevel: 'warning',
     // pg's optional native binding: never used (rds-iam pins the pure-JS client).
-    external: ['pg-native'],
+    external: sdk === 'external' ? ['pg-native', '@aws-sdk/*'] : ['pg-native'],
   };
   await build({ ...common, format: 'cjs', outfile: out.cjs });
   await build({
@@ -33,8 +44,11 @@ export async function bundle(entry = 'handler.mjs', outdir = new URL('dist/', im
 }
 
 if (process.argv[1] === new URL(import.meta.url).pathname) {
-  for (const entry of process.argv.slice(2).length ? process.argv.slice(2) : ['handler.mjs']) {
-    const out = await bundle(entry);
+  const args = process.argv.slice(2);
+  const sdk = args.find((a) => a.startsWith('--sdk='))?.slice('--sdk='.length);
+  const entries = args.filter((a) => !a.startsWith('--'));
+  for (const entry of entries.length ? entries : ['handler.mjs']) {
+    const out = await bundle(entry, { sdk });
     console.log(`bundled ${entry} -> ${out.cjs}, ${out.esm}`);
   }
 }

@@ -1,5 +1,6 @@
-// Invokes the bundled handler locally, as Lambda would: a fresh Node.js process per format loads the
-// bundle from a folder with no node_modules, calls the handler twice (a cold and a warm invocation)
+// Invokes the bundled handler locally, as Lambda would: a fresh Node.js process per format (CommonJS,
+// ES module) and per bundling of the AWS SDK (left to the runtime, or bundled) loads the bundle from
+// a folder with no node_modules, calls the handler twice (a cold and a warm invocation)
 // and must then exit by itself (nothing left running). Against the emulator in front of the local
 // PostgreSQL, or against RDS with RDS_HOST and the other RDS_* variables.
 //
@@ -72,9 +73,12 @@ export function invokeFresh(file, env, { timeoutMs = 20_000 } = {}) {
   });
 }
 
-/** Bundles `entry` in both formats and copies the bundles to a folder with no node_modules. */
-export async function isolatedBundles(entry = 'handler.mjs') {
-  const built = await bundle(entry);
+/**
+ * Bundles `entry` in both formats (`options` as for `bundle`) and copies the bundles to a folder with
+ * no node_modules.
+ */
+export async function isolatedBundles(entry = 'handler.mjs', options = {}) {
+  const built = await bundle(entry, options);
   const dir = mkdtempSync(join(tmpdir(), 'rds-iam-lambda-'));
   const files = {};
   for (const [format, path] of Object.entries(built)) {
@@ -86,22 +90,27 @@ export async function isolatedBundles(entry = 'handler.mjs') {
 
 if (process.argv[1] === new URL(import.meta.url).pathname) {
   const target = await exampleTarget('postgres');
-  const bundles = await isolatedBundles();
+  // The SDK left to Lambda's runtime (CDK's default), then bundled: neither may need node_modules.
+  const variants = [];
   try {
-    const caFile = join(bundles.dir, 'ca.pem');
-    if (target.emulated) writeFileSync(caFile, target.iam.ssl.ca);
-    const env = lambdaEnvironment(target, caFile);
-    for (const [format, file] of Object.entries(bundles.files)) {
-      const run = await invokeFresh(file, env);
-      const [cold, warm] = run.results.map((r) => JSON.parse(r.body));
-      console.log(
-        `${format}: logged in as ${cold.user} (${cold.echo}, then ${warm.echo}); first response ` +
-          `${run.firstResponseMs.toFixed(0)} ms after process start; exited by itself ` +
-          `${run.exitedAfterMs.toFixed(0)} ms after the last response`,
-      );
+    for (const sdk of ['external', 'bundled']) {
+      const bundles = await isolatedBundles('handler.mjs', { sdk });
+      variants.push(bundles);
+      const caFile = join(bundles.dir, 'ca.pem');
+      if (target.emulated) writeFileSync(caFile, target.iam.ssl.ca);
+      const env = lambdaEnvironment(target, caFile);
+      for (const [format, file] of Object.entries(bundles.files)) {
+        const run = await invokeFresh(file, env);
+        const [cold, warm] = run.results.map((r) => JSON.parse(r.body));
+        console.log(
+          `${format}, SDK ${sdk}: logged in as ${cold.user} (${cold.echo}, then ${warm.echo}); first ` +
+            `response ${run.firstResponseMs.toFixed(0)} ms after process start; exited by itself ` +
+            `${run.exitedAfterMs.toFixed(0)} ms after the last response`,
+        );
+      }
     }
   } finally {
-    bundles.remove();
+    for (const bundles of variants) bundles.remove();
     await target.close();
   }
 }

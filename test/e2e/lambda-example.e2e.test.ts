@@ -1,5 +1,6 @@
 // examples/lambda as its README says to run it: `node invoke.mjs` bundles the handler with esbuild in
-// both formats, copies the bundles to a folder with no node_modules and invokes each in a fresh
+// both formats, with the AWS SDK left to Lambda's runtime (CDK's default) and bundled, copies the
+// bundles to a folder with no node_modules and invokes each in a fresh
 // process against the emulator in front of the local PostgreSQL, twice (cold, then warm); the process
 // must then exit by itself.
 import { execFile } from 'node:child_process';
@@ -15,7 +16,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 describe.runIf(hasDatabase('postgres') && databaseFor('postgres')?.source !== 'pglite')(
   'examples/lambda',
   () => {
-    test('both bundles log in with IAM through the emulator, reuse the pool and exit by themselves', async () => {
+    test('all four bundles log in with IAM through the emulator, reuse the pool and exit by themselves', async () => {
       const pg = databaseFor('postgres');
       const env = Object.fromEntries(
         Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && !k.startsWith('RDS_')),
@@ -28,10 +29,15 @@ describe.runIf(hasDatabase('postgres') && databaseFor('postgres')?.source !== 'p
         },
         timeout: 90_000,
       });
-      for (const format of ['cjs', 'esm']) {
+      for (const variant of [
+        'cjs, SDK external',
+        'esm, SDK external',
+        'cjs, SDK bundled',
+        'esm, SDK bundled',
+      ]) {
         expect(stdout).toMatch(
           new RegExp(
-            `^${format}: logged in as rds_iam_example \\(cold, then warm\\); first response \\d+ ms after process start; exited by itself \\d+ ms after the last response$`,
+            `^${variant}: logged in as rds_iam_example \\(cold, then warm\\); first response \\d+ ms after process start; exited by itself \\d+ ms after the last response$`,
             'm',
           ),
         );
