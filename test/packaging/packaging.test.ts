@@ -1,14 +1,14 @@
 // The packages as an application outside the workspace gets them: every package packed into a
 // tarball, installed with its peers into a scratch app (no workspace links), then imported and
 // required, type-checked as consumers compile them (node16, nodenext, bundler; skipLibCheck off),
-// and bundled with esbuild in both formats into a file that runs with no node_modules at all and
-// logs in through the emulator over TLS verified with the bundled RDS CAs.
+// and bundled (esbuild in both formats, webpack, Rollup) into files that run with no node_modules at
+// all and log in through the emulator over TLS verified with the bundled RDS CAs.
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
@@ -54,6 +54,11 @@ const PEERS = [
   '@types/node',
   'typescript',
   'esbuild',
+  'webpack',
+  'rollup',
+  '@rollup/plugin-commonjs',
+  '@rollup/plugin-node-resolve',
+  '@rollup/plugin-json',
 ];
 
 let work: string;
@@ -258,7 +263,7 @@ export const used = [token, password, code, rdsCaCertificates, createPool, creat
 });
 
 describe.runIf(hasDatabase('postgres'))(
-  'bundled with esbuild, run with no node_modules, logging in through the emulator',
+  'bundled by esbuild, webpack and Rollup, run with no node_modules, logging in through the emulator',
   () => {
     let iam: IamEndpoint;
     let user: IamUser;
@@ -292,39 +297,116 @@ console.log(JSON.stringify({ user: rows[0].u, rdsCas: rdsCaCertificates().length
       writeFileSync(join(app, 'app.mjs'), APP);
     });
 
-    for (const format of ['cjs', 'esm'] as const) {
-      test(`--format=${format}: mints, verifies TLS with the bundled RDS CAs, logs in, exits by itself`, async () => {
-        const esbuild = createRequire(join(app, 'package.json'))(
-          'esbuild',
-        ) as typeof import('esbuild');
-        const isolated = mkdtempSync(join(work, `bundle-${format}-`));
-        const outfile = join(isolated, format === 'cjs' ? 'app.cjs' : 'app.mjs');
-        // CommonJS output cannot hold top-level await: CDK's default format gets a wrapped entry.
-        const entry = join(app, `entry-${format}.mjs`);
-        const imports = APP.match(/^import .*$/gm)?.join('\n') ?? '';
-        writeFileSync(
-          entry,
-          format === 'cjs'
-            ? `${imports}\n(async () => {${APP.replace(/^import .*$/gm, '')}})();`
-            : APP,
-        );
-        await esbuild.build({
-          entryPoints: [entry],
+    /** The app as an entry a bundler takes: CommonJS output cannot hold top-level await. */
+    function entryFor(format: 'cjs' | 'esm'): string {
+      const entry = join(app, `entry-${format}.mjs`);
+      const imports = APP.match(/^import .*$/gm)?.join('\n') ?? '';
+      writeFileSync(
+        entry,
+        format === 'cjs'
+          ? `${imports}\n(async () => {${APP.replace(/^import .*$/gm, '')}})();`
+          : APP,
+      );
+      return entry;
+    }
+    const fromApp = (name: string) => createRequire(join(app, 'package.json'))(name);
+
+    /** Each bundler as Lambda and container users run it; each resolves to the file to run. */
+    const BUNDLERS = {
+      // CDK NodejsFunction's default, and SAM's and serverless-esbuild's.
+      'esbuild --format=cjs': async (dir: string) => {
+        const outfile = join(dir, 'app.cjs');
+        await (fromApp('esbuild') as typeof import('esbuild')).build({
+          entryPoints: [entryFor('cjs')],
           bundle: true,
           platform: 'node',
           target: 'node20',
-          format,
+          format: 'cjs',
           outfile,
           logLevel: 'silent',
           external: ['pg-native'],
-          ...(format === 'esm'
-            ? {
-                banner: {
-                  js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-                },
-              }
-            : {}),
         });
+        return outfile;
+      },
+      // With the `createRequire` banner those tools add for CommonJS dependencies.
+      'esbuild --format=esm': async (dir: string) => {
+        const outfile = join(dir, 'app.mjs');
+        await (fromApp('esbuild') as typeof import('esbuild')).build({
+          entryPoints: [entryFor('esm')],
+          bundle: true,
+          platform: 'node',
+          target: 'node20',
+          format: 'esm',
+          outfile,
+          logLevel: 'silent',
+          external: ['pg-native'],
+          banner: {
+            js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+          },
+        });
+        return outfile;
+      },
+      // webpack splits the SDK's lazily imported credential chain into chunks of its own.
+      'webpack (target node, commonjs2)': async (dir: string) => {
+        const webpack = fromApp('webpack') as (
+          config: object,
+          done: (
+            err: Error | null,
+            stats?: { hasErrors(): boolean; toString(o: string): string },
+          ) => void,
+        ) => void;
+        await new Promise<void>((resolve, reject) =>
+          webpack(
+            {
+              mode: 'production',
+              target: 'node20',
+              entry: entryFor('cjs'),
+              output: { path: dir, filename: 'app.cjs', chunkFilename: '[id].cjs' },
+              externals: { 'pg-native': 'commonjs pg-native' },
+              optimization: { minimize: false },
+              devtool: false,
+            },
+            (err, stats) =>
+              err || stats?.hasErrors()
+                ? reject(err ?? new Error(stats?.toString('errors-only')))
+                : resolve(),
+          ),
+        );
+        return join(dir, 'app.cjs');
+      },
+      'Rollup (ES module, node-resolve + commonjs + json)': async (dir: string) => {
+        const load = async (name: string) =>
+          (await import(pathToFileURL(createRequire(join(app, 'package.json')).resolve(name)).href))
+            .default;
+        const { rollup } = await import(
+          pathToFileURL(createRequire(join(app, 'package.json')).resolve('rollup')).href
+        );
+        const [nodeResolve, commonjs, json] = await Promise.all([
+          load('@rollup/plugin-node-resolve'),
+          load('@rollup/plugin-commonjs'),
+          load('@rollup/plugin-json'),
+        ]);
+        const bundle = await rollup({
+          input: entryFor('esm'),
+          external: ['pg-native'],
+          plugins: [nodeResolve({ preferBuiltins: true }), commonjs(), json()],
+          onwarn: () => {},
+        });
+        await bundle.write({
+          dir,
+          format: 'es',
+          entryFileNames: 'app.mjs',
+          chunkFileNames: '[name]-[hash].mjs',
+        });
+        await bundle.close();
+        return join(dir, 'app.mjs');
+      },
+    };
+
+    for (const [bundler, build] of Object.entries(BUNDLERS)) {
+      test(`${bundler}: mints, verifies TLS with the bundled RDS CAs, logs in, exits by itself`, async () => {
+        const isolated = mkdtempSync(join(work, 'bundle-'));
+        const outfile = await build(isolated);
         const before = iam.emulator.counters().accepted;
         const out = await node([outfile], isolated, {
           PATH: process.env.PATH,
