@@ -24,8 +24,9 @@ function identityOf(fn: unknown): string {
 }
 
 /**
- * The cache key: who signs (credential identity), for what (region, signing endpoint, user), and the
- * test hooks, so a test's fake clock or signer never leaks into another caller's cache.
+ * The cache key: who signs (credential identity), for what (region, signing endpoint, user), the
+ * cache's timings, and the test hooks, so a test's fake clock or signer never leaks into another
+ * caller's cache.
  */
 function keyOf(options: TokenProviderOptions): string {
   const resolved = resolveOptions(options);
@@ -43,6 +44,9 @@ function keyOf(options: TokenProviderOptions): string {
     identityOf(options.now),
     resolved.expiryMarginMs,
     resolved.refreshAheadMs,
+    // The shared provider mints with its creator's deadline: a caller that asked for a shorter wait
+    // on a hung credential source must not inherit a longer one.
+    resolved.credentialsTimeoutMs,
   ]);
 }
 

@@ -41,4 +41,25 @@ describe('sharedTokenProvider', () => {
     c.close();
     other.close();
   });
+
+  it('keeps callers with different credentialsTimeoutMs apart: each mints with its own deadline', async () => {
+    const clock = fakeClock();
+    const signer = countingSigner();
+    const common = {
+      host: HOST,
+      port: 5432,
+      user: 'app',
+      credentials: STATIC_CREDENTIALS,
+      now: clock.now,
+      sign: signer.sign,
+    };
+    const patient = sharedTokenProvider({ ...common, credentialsTimeoutMs: 5_000 });
+    const hasty = sharedTokenProvider({ ...common, credentialsTimeoutMs: 200 });
+    const alsoHasty = sharedTokenProvider({ ...common, credentialsTimeoutMs: 200 });
+    await patient.getToken();
+    await hasty.getToken();
+    expect(await alsoHasty.getToken()).toBe(await hasty.getToken());
+    expect(signer.calls).toHaveLength(2);
+    for (const p of [patient, hasty, alsoHasty]) p.close();
+  });
 });
