@@ -468,9 +468,19 @@ const cases: BadInputCase[] = [
   {
     name: 'pg: unsupported connectionString parameter',
     run: () =>
-      pgIamConfig({ connectionString: `postgres://app@${RDS_HOST}/app?connect_timeout=10`, sign }),
+      pgIamConfig({
+        connectionString: `postgres://app@${RDS_HOST}/app?target_session_attrs=read-write`,
+        sign,
+      }),
     code: 'ERR_INVALID_OPTION',
     fix: /pass it as a pool option instead/,
+  },
+  {
+    name: 'pg: connect_timeout in connectionString not whole seconds',
+    run: () =>
+      pgIamConfig({ connectionString: `postgres://app@${RDS_HOST}/app?connect_timeout=2.5`, sign }),
+    code: 'ERR_INVALID_OPTION',
+    fix: /Set it in whole seconds, e\.g\. connect_timeout=10/,
   },
   {
     name: 'pg: connectionString with a mysql scheme',

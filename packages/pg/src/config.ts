@@ -47,6 +47,15 @@ export type PgIamPoolConfig = Omit<
 };
 
 /**
+ * `connectionTimeoutMillis` when it is not given: the bound on one new connection (TCP, TLS, token,
+ * login) and on a pool's wait for a free client. node-postgres's own default is none, so a server or
+ * proxy that accepts the connection and never answers would hold the caller for ever. 30 s, as
+ * postgres.js's `connect_timeout`, and well above `credentialsTimeoutMs` (5 s), so a hung credential
+ * source is reported as such rather than as a connection timeout. Pass `0` for pg's unbounded wait.
+ */
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 30_000;
+
+/**
  * The pure-JavaScript client, even when NODE_PG_FORCE_NATIVE makes `pg` export pg-native: pg-native
  * turns a password function into text, which would send "() => ..." as the password.
  */
@@ -115,6 +124,7 @@ export function pgIamSetup(options: PgIamOptions): {
   }
   const config: PgIamPoolConfig = {
     ...driver,
+    connectionTimeoutMillis: driver.connectionTimeoutMillis ?? DEFAULT_CONNECTION_TIMEOUT_MS,
     host: connector.host,
     port: connector.port,
     user: connector.user,

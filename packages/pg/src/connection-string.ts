@@ -9,6 +9,8 @@ export interface ParsedConnectionString {
   ssl?: false;
   application_name?: string;
   options?: string;
+  /** From libpq's `connect_timeout` (seconds; 0 waits for ever). */
+  connectionTimeoutMillis?: number;
 }
 
 const PASSED_THROUGH = new Set(['application_name', 'options']);
@@ -38,6 +40,14 @@ export function parseConnectionString(text: string): ParsedConnectionString {
       }
       // Every mode but `disable` means TLS, and rds-iam always verifies it fully.
       if (value === 'disable') parsed.ssl = false;
+    } else if (key === 'connect_timeout') {
+      if (!/^\d{1,7}$/.test(value)) {
+        throw new RdsIamError(
+          'ERR_INVALID_OPTION',
+          `rds-iam: \`connectionString\` has connect_timeout=${value}. Set it in whole seconds, e.g. connect_timeout=10 (0 waits for ever).`,
+        );
+      }
+      parsed.connectionTimeoutMillis = Number(value) * 1000;
     } else if (PASSED_THROUGH.has(key)) {
       parsed[key as 'application_name' | 'options'] = value;
     } else {

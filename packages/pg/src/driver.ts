@@ -58,6 +58,16 @@ export function pgIamDriver(
 } {
   const { config, connector } = pgIamSetup(options);
   class Pool extends base.Pool {
+    // TypeORM builds the pool options itself and sets `connectionTimeoutMillis: undefined` when its
+    // `connectTimeoutMS` is not given: such a pool still gets rds-iam's bound.
+    constructor(poolOptions?: pg.PoolConfig) {
+      super(
+        poolOptions?.connectionTimeoutMillis === undefined
+          ? { ...poolOptions, connectionTimeoutMillis: config.connectionTimeoutMillis }
+          : poolOptions,
+      );
+    }
+
     override connect(): Promise<pg.PoolClient>;
     override connect(callback: PoolConnectCallback): void;
     override connect(callback?: PoolConnectCallback): Promise<pg.PoolClient> | undefined {

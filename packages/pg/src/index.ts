@@ -1,4 +1,5 @@
 export {
+  DEFAULT_CONNECTION_TIMEOUT_MS,
   type PgIamOptions,
   type PgIamPoolConfig,
   pgIamConfig,
