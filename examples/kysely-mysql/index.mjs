@@ -1,6 +1,6 @@
 // Kysely on a @rds-iam/mysql2 pool: every new connection logs in with a fresh IAM auth token.
-// MysqlDialect calls mysql2's callback API, so the promise pool @rds-iam/mysql2 returns is handed
-// over through a few lines that keep its retry of a rejected login (its `.pool` would skip that).
+// MysqlDialect calls mysql2's callback API, so it gets createCallbackPool's pool, which retries a
+// rejected login once as the promise pool does (the promise pool's `.pool` would skip that).
 //
 //   pnpm --filter @rds-iam/example-kysely-mysql start
 //
@@ -13,10 +13,11 @@ import { sql } from 'kysely';
 const { host, port, user, database, iam, close } = await exampleTarget('mysql');
 
 // --- snippet: kysely-mysql ---
-import { createPool } from '@rds-iam/mysql2';
+import { createCallbackPool } from '@rds-iam/mysql2';
 import { Kysely, MysqlDialect } from 'kysely';
 
-const pool = createPool({
+// MysqlDialect speaks mysql2's callback API: createCallbackPool is the IAM pool with that API.
+const pool = createCallbackPool({
   host, // e.g. 'mydb.abc123xyz.eu-west-1.rds.amazonaws.com': the region comes from the name
   port,
   user, // a database user with IAM enabled (IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS')
@@ -27,15 +28,7 @@ const pool = createPool({
   },
   ...iam, // empty on RDS; for the local emulator: signingHost, region, credentials, ssl: { ca }
 });
-// MysqlDialect speaks mysql2's callback API: give it the IAM pool's connections that way.
-const db = new Kysely({
-  dialect: new MysqlDialect({
-    pool: {
-      getConnection: (cb) => pool.getConnection().then((c) => cb(null, c.connection), cb),
-      end: (cb) => pool.end().then(() => cb(null), cb),
-    },
-  }),
-});
+const db = new Kysely({ dialect: new MysqlDialect({ pool }) });
 // --- end snippet ---
 
 const { rows } =

@@ -1,4 +1,4 @@
-import { createPool as createMysql2Pool } from '@rds-iam/mysql2';
+import { createCallbackPool, createPool as createMysql2Pool } from '@rds-iam/mysql2';
 import { createPool as createPgPool } from '@rds-iam/pg';
 import {
   type ControlledTransaction,
@@ -11,13 +11,12 @@ import {
 } from 'kysely';
 import type { CommonPoolOptions, Row } from './driver-support.js';
 import type { NotesAccess } from './orm-scenarios.js';
-import { kyselyMysqlPool, type PoolShape, poolOrmScenarios } from './pool-orm-scenarios.js';
+import { type PoolShape, poolOrmScenarios } from './pool-orm-scenarios.js';
 
 // Kysely end to end on the @rds-iam/pg and @rds-iam/mysql2 pools through the emulator, with the
 // scenarios every pool integration passes (pool-orm-scenarios.ts). PostgresDialect takes the
-// @rds-iam/pg pool as it is; MysqlDialect wants mysql2's callback pool, so the @rds-iam/mysql2
-// promise pool is handed over through a four-line adapter (as in examples/kysely-mysql), which keeps
-// its retry of a rejected login.
+// @rds-iam/pg pool as it is; MysqlDialect wants mysql2's callback pool: @rds-iam/mysql2's
+// createCallbackPool, whose getConnection retries a rejected login as the promise pool does.
 
 interface Notes {
   id: Generated<number>;
@@ -51,16 +50,14 @@ function dialect(
     });
   }
   return new MysqlDialect({
-    pool: kyselyMysqlPool(
-      createMysql2Pool({
-        ...iamOptions(common),
-        connectionLimit: shape.max,
-        // mysql2 closes idle connections only above maxIdle.
-        maxIdle: shape.idleMs < 60_000 ? 0 : shape.max,
-        idleTimeout: shape.idleMs,
-        connectTimeout: 30_000,
-      }),
-    ),
+    pool: createCallbackPool({
+      ...iamOptions(common),
+      connectionLimit: shape.max,
+      // mysql2 closes idle connections only above maxIdle.
+      maxIdle: shape.idleMs < 60_000 ? 0 : shape.max,
+      idleTimeout: shape.idleMs,
+      connectTimeout: 30_000,
+    }),
   });
 }
 

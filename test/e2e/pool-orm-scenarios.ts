@@ -5,8 +5,6 @@
 // token-text check these integrations share. Not a test file itself.
 import { inspect } from 'node:util';
 import type { AwsCredentials } from '@rds-iam/core';
-import type { createPool as createMysql2Pool } from '@rds-iam/mysql2';
-import type { MysqlPool } from 'kysely';
 import { describe, expect, test } from 'vitest';
 import { type Engine, hasDatabase } from '../harness/index.js';
 import { type CommonPoolOptions, eventLog, type Row, range } from './driver-support.js';
@@ -194,22 +192,4 @@ export function poolOrmScenarios<P, C>(integration: PoolOrmUnderTest<P, C>): voi
       );
     });
   });
-}
-
-/**
- * mysql2's callback pool interface, as Kysely's MysqlDialect uses it, on a @rds-iam/mysql2 promise
- * pool (whose connect paths retry a rejected login once): examples/kysely-mysql's adapter, typed.
- */
-export function kyselyMysqlPool(pool: ReturnType<typeof createMysql2Pool>): MysqlPool {
-  return {
-    getConnection: (callback) => {
-      pool.getConnection().then(
-        (connection) => callback(null, connection.connection as never),
-        (err: unknown) => callback(err, undefined as never),
-      );
-    },
-    end: (callback) => {
-      pool.end().then(() => callback(null), callback);
-    },
-  };
 }

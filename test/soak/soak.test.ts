@@ -21,7 +21,7 @@ import {
 import type { EmulatorCounters, EmulatorCredentials } from '@rds-iam/emulator';
 import { iamConnection } from '@rds-iam/knex';
 import { iamMikroOrmOptions } from '@rds-iam/mikro-orm';
-import { createPool as createMysql2Pool } from '@rds-iam/mysql2';
+import { createCallbackPool, createPool as createMysql2Pool } from '@rds-iam/mysql2';
 import { createPool as createPgPool } from '@rds-iam/pg';
 import { iamPostgresOptions } from '@rds-iam/postgres';
 import { iamPrismaMariaDb } from '@rds-iam/prisma/mariadb';
@@ -37,7 +37,6 @@ import { QueryTypes, Sequelize } from 'sequelize';
 import { DataSource } from 'typeorm';
 import { afterAll, describe, expect, test } from 'vitest';
 import { endSessionsOf, MINUTE, waitFor, waitForQuietEmulator } from '../e2e/driver-support.js';
-import { kyselyMysqlPool } from '../e2e/pool-orm-scenarios.js';
 import {
   createIamUser,
   type Engine,
@@ -198,14 +197,12 @@ const INTEGRATIONS: readonly Integration[] = [
     },
   },
   {
-    name: 'Kysely on mysql2 createPool',
+    name: 'Kysely on mysql2 createCallbackPool',
     engine: 'mysql',
     open(o) {
-      const pool = createMysql2Pool({ ...o, connectionLimit: POOL_SIZE, connectTimeout: 10_000 });
-      const core = (pool as unknown as { pool: Mysql2CorePool }).pool;
-      const db = new Kysely({
-        dialect: new MysqlDialect({ pool: kyselyMysqlPool(pool) }),
-      });
+      const pool = createCallbackPool({ ...o, connectionLimit: POOL_SIZE, connectTimeout: 10_000 });
+      const core = pool as unknown as Mysql2CorePool;
+      const db = new Kysely({ dialect: new MysqlDialect({ pool }) });
       return {
         query: (text) => kyselySql.raw(text).execute(db),
         liveConnections: () => core._allConnections.length,

@@ -4,5 +4,5 @@ export {
   mysql2IamConfig,
   mysql2IamSetup,
 } from './config.js';
-export { type Mysql2IamDriver, mysql2IamDriver } from './driver.js';
+export { createCallbackPool, type Mysql2IamDriver, mysql2IamDriver } from './driver.js';
 export { createConnection, createPool } from './pool.js';

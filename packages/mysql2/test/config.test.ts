@@ -1,6 +1,6 @@
 import { RdsIamError } from '@rds-iam/core';
 import { describe, expect, it } from 'vitest';
-import { createPool, mysql2IamConfig } from '../src/index.js';
+import { createCallbackPool, createPool, mysql2IamConfig } from '../src/index.js';
 
 const HOST = 'mydb.abc123xyz.us-east-1.rds.amazonaws.com';
 const credentials = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'secret' };
@@ -68,5 +68,19 @@ describe('mysql2IamConfig', () => {
     const pool = createPool({ host: HOST, user: 'app', credentials });
     expect(typeof pool.query).toBe('function');
     await pool.end();
+  });
+
+  it('createCallbackPool returns a callback pool whose end(cb) calls back; bad options throw first', async () => {
+    const pool = createCallbackPool({ host: HOST, user: 'app', credentials });
+    // The callback API: promise() wraps it, and end takes a callback rather than returning a promise.
+    expect(typeof pool.promise).toBe('function');
+    const ended = await new Promise<unknown>((resolve) => {
+      const returned = pool.end((err) => resolve(err));
+      expect(returned).toBeUndefined();
+    });
+    expect(ended ?? null).toBeNull(); // no error (mysql2 passes undefined or null)
+    expect(() => createCallbackPool({ host: HOST, user: 'app', password: 'x' } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_CONFLICTING_OPTIONS' }),
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import net from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createPool,
