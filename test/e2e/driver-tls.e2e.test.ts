@@ -2,7 +2,8 @@
 // `ssl: { ca }`, hostname checks against the signing host, and plaintext only towards loopback when
 // the user turns TLS off and the server allows it. In every refusal the token never leaves.
 import net from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import tls from 'node:tls';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import {
   createIamUser,
   hasDatabase,
@@ -77,6 +78,27 @@ for (const driver of DRIVERS) {
       expect(Number((await held.query('SELECT 1 AS one')).one)).toBe(1);
       held.release();
       expect(iam.emulator.counters()).toMatchObject({ accepted: 1, rejected: 0 });
+    });
+
+    test('the connections of a pool share one TLS secure context: the CAs are parsed once', async () => {
+      // Node parses the whole CA list into a context for every tls.connect not given one (about 20 ms
+      // of CPU with every region's RDS CAs). pg hands our settings, with their shared context, to
+      // tls.connect; mysql2 (3.24+) caches the one it builds from `ca`, and ours must not build
+      // another that it never reads.
+      const created = vi.spyOn(tls, 'createSecureContext');
+      try {
+        iam.emulator.resetCounters();
+        const pool = open({ ...endpointOptions(iam, user, database), size: 4 });
+        const held = await Promise.all([1, 2, 3, 4].map(() => pool.acquire()));
+        for (const connection of held) {
+          expect(connection.tls()).toBe(true);
+          connection.release();
+        }
+        expect(iam.emulator.counters()).toMatchObject({ accepted: 4, rejected: 0 });
+        expect(created).toHaveBeenCalledTimes(1);
+      } finally {
+        created.mockRestore();
+      }
     });
 
     test('a certificate for another hostname (signingHost not in its names) is refused before the token is sent', async () => {

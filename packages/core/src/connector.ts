@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import { nodeTls } from './builtins.js';
+import { parseRdsEndpoint } from './endpoint.js';
 import { describeError, RdsIamError } from './errors.js';
 import { type Engine, resolveOptions, type TokenProviderOptions } from './options.js';
 import type { TokenProvider } from './provider.js';
@@ -86,6 +87,8 @@ export interface IamTls {
   readonly ssl: ConnectionOptions | false;
   /** The name the server certificate must carry, when there is one to check. */
   readonly identity: string | undefined;
+  /** The region whose bundled RDS CAs verify the server, when those (not the caller's) are used. */
+  readonly caRegion: string | undefined;
   /**
    * Checks a connected socket right before the token is sent, for drivers that cannot be told to
    * verify the name themselves (mysql2 with an IP host, the mariadb connector).
@@ -109,12 +112,29 @@ const TLS_VERIFY_CODES = new Set([
 ]);
 
 /**
- * The TLS settings for an IAM connection: verify-full against the RDS CAs by default, the user's own
- * `ssl` merged over that, and plaintext refused unless the host is loopback.
+ * The TLS settings for an IAM connection: verify-full against the RDS CAs by default (those of
+ * `region` when it is known, see {@link rdsCaCertificates}), the user's own `ssl` merged over that,
+ * and plaintext refused unless the host is loopback.
+ *
+ * The settings carry one `secureContext`, built from them on first use and shared by every connection
+ * of the pool: Node would otherwise parse the CA list again for each new connection. Drivers that hand
+ * `ssl` to `tls.connect` (pg, postgres.js, the mariadb connector) use it; mysql2 builds its own context
+ * from `ca` and never reads it. A caller's own `secureContext` wins.
  *
  * @throws {RdsIamError} `ERR_TLS_REQUIRED` for `ssl: false` towards a host that is not loopback.
+ *
+ * @example
+ * ```ts
+ * const tls = iamTls(host, signingHost, undefined, 'eu-west-1');
+ * const pool = new pg.Pool({ host, user, password, ssl: tls.ssl === false ? false : { ...tls.ssl } });
+ * ```
  */
-export function iamTls(host: string, signingHost: string, ssl: IamSslOption): IamTls {
+export function iamTls(
+  host: string,
+  signingHost: string,
+  ssl: IamSslOption,
+  region?: string,
+): IamTls {
   if (ssl === false) {
     if (!isLoopbackHost(host)) {
       throw new RdsIamError(
@@ -122,7 +142,7 @@ export function iamTls(host: string, signingHost: string, ssl: IamSslOption): Ia
         `rds-iam: \`ssl: false\` towards '${host}' would send the IAM token as a cleartext password over the network. RDS requires TLS for IAM users; remove \`ssl: false\` (TLS is verified against the RDS CAs by default). Plaintext is allowed only towards loopback (an emulator or a tunnel's local end).`,
       );
     }
-    return { ssl: false, identity: undefined, assertSecure: () => {} };
+    return { ssl: false, identity: undefined, caRegion: undefined, assertSecure: () => {} };
   }
   if (ssl !== undefined && ssl !== true && (typeof ssl !== 'object' || ssl === null)) {
     throw new RdsIamError(
@@ -131,13 +151,14 @@ export function iamTls(host: string, signingHost: string, ssl: IamSslOption): Ia
     );
   }
   const user = typeof ssl === 'object' ? ssl : {};
+  const caRegion = user.ca === undefined && user.secureContext === undefined ? region : undefined;
   // Check the certificate against the endpoint the token names: when dialling a tunnel or an alias,
   // the server still presents the RDS endpoint's certificate.
   const identity = user.servername ?? (isIP(signingHost) ? undefined : signingHost);
   const defaults: ConnectionOptions = {
     // The bundle is read only when it is used: a caller's own `ca` replaces it, and loading it costs a
     // cold start a few milliseconds.
-    ...(user.ca === undefined ? { ca: [...rdsCaCertificates()] } : {}),
+    ...(user.ca === undefined ? { ca: [...rdsCaCertificates(region)] } : {}),
     rejectUnauthorized: true,
     ...(identity
       ? {
@@ -148,10 +169,25 @@ export function iamTls(host: string, signingHost: string, ssl: IamSslOption): Ia
       : {}),
   };
   const merged: ConnectionOptions = { ...defaults, ...user };
+  if (merged.secureContext === undefined) {
+    // A getter, so that it is built at the first connection (or never, under mysql2), once, from the
+    // settings as they are then; enumerable, so that the drivers' Object.assign and spreads copy it.
+    const settings = { ...merged };
+    let context: ConnectionOptions['secureContext'];
+    Object.defineProperty(merged, 'secureContext', {
+      enumerable: true,
+      configurable: true,
+      get: () => {
+        context ??= nodeTls().createSecureContext(settings);
+        return context;
+      },
+    });
+  }
   let fullHandshakeVerified = false;
   return {
     ssl: merged,
     identity,
+    caRegion,
     assertSecure(socket) {
       const tlsSocket = socket as
         | { encrypted?: boolean; authorized?: boolean; getPeerCertificate?: () => PeerCertificate }
@@ -164,7 +200,7 @@ export function iamTls(host: string, signingHost: string, ssl: IamSslOption): Ia
       }
       if (merged.rejectUnauthorized === false) return;
       if (tlsSocket.authorized === false) {
-        throw tlsVerifyError(host, identity, undefined);
+        throw tlsVerifyError(host, identity, undefined, caRegion);
       }
       if (identity && tlsSocket.getPeerCertificate) {
         if ((tlsSocket as { isSessionReused?: () => boolean }).isSessionReused?.()) {
@@ -173,20 +209,26 @@ export function iamTls(host: string, signingHost: string, ssl: IamSslOption): Ia
             host,
             identity,
             new Error('resumed session before any verified full handshake'),
+            caRegion,
           );
         }
         const mismatch = nodeTls().checkServerIdentity(identity, tlsSocket.getPeerCertificate());
         fullHandshakeVerified = !mismatch;
-        if (mismatch) throw tlsVerifyError(host, identity, mismatch);
+        if (mismatch) throw tlsVerifyError(host, identity, mismatch, caRegion);
       }
     },
   };
 }
 
-function tlsVerifyError(host: string, identity: string | undefined, cause: unknown): RdsIamError {
+function tlsVerifyError(
+  host: string,
+  identity: string | undefined,
+  cause: unknown,
+  caRegion: string | undefined,
+): RdsIamError {
   return new RdsIamError(
     'ERR_TLS_VERIFY',
-    `rds-iam: the TLS certificate of '${host}'${identity && identity !== host ? ` (checked as '${identity}')` : ''} did not verify${cause ? `: ${describeError(cause)}` : ''}. RDS endpoints verify against the bundled RDS CAs; for anything else (the rds-iam emulator, a proxy with its own certificate) pass its CA as \`ssl: { ca }\`, and when you dial a tunnel or alias set \`signingHost\` to the RDS endpoint name.`,
+    `rds-iam: the TLS certificate of '${host}'${identity && identity !== host ? ` (checked as '${identity}')` : ''} did not verify${cause ? `: ${describeError(cause)}` : ''}. RDS endpoints verify against the bundled RDS CAs${caRegion ? ` of their region (here ${caRegion}, from the endpoint name or the \`region\` option)` : ''}; for anything else (the rds-iam emulator, a proxy with its own certificate) pass its CA as \`ssl: { ca }\`, and when you dial a tunnel or alias set \`signingHost\` to the RDS endpoint name.`,
     { cause },
   );
 }
@@ -251,7 +293,10 @@ export interface IamConnector {
  */
 export function createIamConnector(options: IamConnectionOptions, engine: Engine): IamConnector {
   const resolved = resolveOptions({ engine, ...options });
-  const tls = iamTls(resolved.host, resolved.signingHost, options.ssl);
+  // The CAs of the database's region when it is certain: named in the option or the endpoint. Not
+  // AWS_REGION, which is the caller's region and may not be the database's (a custom DNS name).
+  const caRegion = resolved.region ?? parseRdsEndpoint(resolved.signingHost)?.region;
+  const tls = iamTls(resolved.host, resolved.signingHost, options.ssl, caRegion);
   const { tokenProvider, ssl: _ssl, ...providerOptions } = options;
   const provider = tokenProvider ?? sharedTokenProvider({ engine, ...providerOptions });
   let lastToken: string | undefined;
@@ -278,7 +323,8 @@ export function createIamConnector(options: IamConnectionOptions, engine: Engine
       try {
         return await connect();
       } catch (first) {
-        if (isTlsVerifyError(first)) throw tlsVerifyError(resolved.host, tls.identity, first);
+        if (isTlsVerifyError(first))
+          throw tlsVerifyError(resolved.host, tls.identity, first, tls.caRegion);
         if (isTlsRequiredRefusal(first)) {
           throw new RdsIamError(
             'ERR_TLS_REQUIRED',

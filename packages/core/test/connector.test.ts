@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
-import { createIamConnector, iamTls, RdsIamError, splitIamOptions } from '../src/index.js';
+import tls from 'node:tls';
+import { describe, expect, it, vi } from 'vitest';
+import {
+  createIamConnector,
+  iamTls,
+  RdsIamError,
+  rdsCaCertificates,
+  splitIamOptions,
+} from '../src/index.js';
 import { countingSigner, fakeClock, STATIC_CREDENTIALS, secretsOf } from './helpers.js';
 
 const HOST = 'mydb.abc123xyz.us-east-1.rds.amazonaws.com';
@@ -69,6 +76,77 @@ describe('iamTls', () => {
         message: expect.stringMatching(/ssl: \{ ca \}/),
       }),
     );
+  });
+});
+
+describe('iamTls: which CAs, and one secure context per pool', () => {
+  const sslOf = (c: { tls: { ssl: tls.ConnectionOptions | false } }) =>
+    c.tls.ssl as tls.ConnectionOptions;
+
+  it("an RDS endpoint verifies against its own region's CAs only", () => {
+    const { c } = connector({ host: 'mydb.abc123xyz.eu-west-1.rds.amazonaws.com' });
+    expect(sslOf(c).ca).toEqual([...rdsCaCertificates('eu-west-1')]);
+    expect((sslOf(c).ca as string[]).length).toBeLessThan(rdsCaCertificates().length / 4);
+    expect(c.tls.caRegion).toBe('eu-west-1');
+  });
+
+  it('a tunnel to an RDS endpoint takes the region from signingHost, or from `region`', () => {
+    const tunnel = connector({ host: '127.0.0.1', signingHost: HOST }).c;
+    expect(sslOf(tunnel).ca).toEqual([...rdsCaCertificates('us-east-1')]);
+    const alias = connector({ host: 'db.internal.example.com', region: 'ap-south-1' }).c;
+    expect(sslOf(alias).ca).toEqual([...rdsCaCertificates('ap-south-1')]);
+  });
+
+  it("a name without a region, and no `region` option, keeps the whole bundle (AWS_REGION is not the database's)", () => {
+    vi.stubEnv('AWS_REGION', 'eu-north-1');
+    try {
+      const { c } = connector({ host: 'db.internal.example.com' });
+      expect(sslOf(c).ca).toEqual([...rdsCaCertificates()]);
+      expect(c.tls.caRegion).toBeUndefined();
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it("the caller's own ca replaces the bundle, and a failed check does not blame the region", () => {
+    const { c } = connector({ ssl: { ca: 'PEM' } });
+    expect(sslOf(c).ca).toBe('PEM');
+    expect(c.tls.caRegion).toBeUndefined();
+    expect(() => c.tls.assertSecure({ encrypted: true, authorized: false })).toThrow(
+      expect.objectContaining({ message: expect.not.stringMatching(/of their region/) }),
+    );
+    const own = connector().c;
+    expect(() => own.tls.assertSecure({ encrypted: true, authorized: false })).toThrow(
+      expect.objectContaining({
+        message: expect.stringMatching(/of their region \(here us-east-1/),
+      }),
+    );
+  });
+
+  it('builds the secure context on first use, once, from the settings, for every connection', () => {
+    const created = vi.spyOn(tls, 'createSecureContext');
+    try {
+      const { c } = connector();
+      const ssl = sslOf(c);
+      expect(created).not.toHaveBeenCalled();
+      // What pg and the mariadb connector do for each new connection.
+      const first = Object.assign({}, ssl).secureContext;
+      const second = { ...ssl }.secureContext;
+      expect(second).toBe(first);
+      expect(created).toHaveBeenCalledTimes(1);
+      expect(created.mock.calls[0]?.[0]?.ca).toEqual([...rdsCaCertificates('us-east-1')]);
+      expect(first).toBe(created.mock.results[0]?.value);
+      expect(first).toBeDefined();
+    } finally {
+      created.mockRestore();
+    }
+  });
+
+  it("keeps a caller's own secureContext", () => {
+    const own = tls.createSecureContext({});
+    const { c } = connector({ ssl: { secureContext: own } });
+    expect(sslOf(c).secureContext).toBe(own);
+    expect(c.tls.caRegion).toBeUndefined();
   });
 });
 

@@ -45,6 +45,41 @@ describe('rdsCaCertificates', () => {
     expect(Object.isFrozen(bundle)).toBe(true);
     expect(() => (bundle as string[]).push('x')).toThrow(TypeError);
   });
+
+  // Checked against the X509 subjects, which the filter itself does not parse.
+  const regionOf = (cn: string) =>
+    /^Amazon RDS (?:Beta |Preview )?([a-z]{2}(?:-[a-z]+)+-\d+) /.exec(cn)?.[1];
+
+  it.each(['us-east-1', 'eu-west-1', 'ap-southeast-2', 'sa-east-1'])(
+    "with a region (%s): that region's CAs and the ones that name no region, nothing else",
+    (region) => {
+      const list = rdsCaCertificates(region);
+      const names = list.map(
+        (pem) => /CN=([^\n]+)/.exec(new X509Certificate(pem).subject)?.[1] ?? '',
+      );
+      // Every family the bundle has for the region, and every region-less root (RDS Proxy's too).
+      const expected = commonNames.filter((cn) => [region, undefined].includes(regionOf(cn)));
+      expect([...names].sort()).toEqual([...expected].sort());
+      expect(names).toContain(`Amazon RDS ${region} Root CA RSA2048 G1`);
+      expect(names).toContain(`Amazon RDS ${region} Root CA ECC384 G1`);
+      expect(names).toContain('Amazon Root CA 1');
+      expect(names).toContain('Amazon RDS Root 2019 CA');
+      expect(list.length).toBeLessThan(bundle.length / 4);
+      expect(list.every((pem) => bundle.includes(pem))).toBe(true);
+    },
+  );
+
+  it('gives a region no CA names (newer than the installed bundle) the whole bundle', () => {
+    expect(rdsCaCertificates('xx-nowhere-9')).toEqual(bundle);
+    // A prefix of a real region is not that region.
+    expect(rdsCaCertificates('us-east-10')).toEqual(bundle);
+  });
+
+  it('returns the same frozen array for a region on every call', () => {
+    const list = rdsCaCertificates('eu-central-1');
+    expect(rdsCaCertificates('eu-central-1')).toBe(list);
+    expect(Object.isFrozen(list)).toBe(true);
+  });
 });
 
 describe('isLoopbackHost', () => {
