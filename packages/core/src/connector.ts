@@ -85,6 +85,14 @@ export function replicaSigning(
 export interface IamTls {
   /** What to hand the driver as its `ssl` option, or `false` (loopback only). */
   readonly ssl: ConnectionOptions | false;
+  /**
+   * `ssl` plus one `secureContext` for every connection of the pool, built at the first one: Node
+   * otherwise parses the CA list into a new context for each connection (about 20 ms of CPU with
+   * every region's RDS CAs, 3 ms with one region's). Only for a driver handed this very object (pg's
+   * `Pool`, `tls.connect`), never for an ORM's options: some deep-clone them (Sequelize, MikroORM),
+   * and a cloned `SecureContext` crashes Node at the next handshake.
+   */
+  readonly sharedSsl: ConnectionOptions | false;
   /** The name the server certificate must carry, when there is one to check. */
   readonly identity: string | undefined;
   /** The region whose bundled RDS CAs verify the server, when those (not the caller's) are used. */
@@ -116,10 +124,8 @@ const TLS_VERIFY_CODES = new Set([
  * `region` when it is known, see {@link rdsCaCertificates}), the user's own `ssl` merged over that,
  * and plaintext refused unless the host is loopback.
  *
- * The settings carry one `secureContext`, built from them on first use and shared by every connection
- * of the pool: Node would otherwise parse the CA list again for each new connection. Drivers that hand
- * `ssl` to `tls.connect` (pg, postgres.js, the mariadb connector) use it; mysql2 builds its own context
- * from `ca` and never reads it. A caller's own `secureContext` wins.
+ * `sharedSsl` is the same settings with one `secureContext` for the whole pool, for drivers given the
+ * object itself. A caller's own `secureContext` wins.
  *
  * @throws {RdsIamError} `ERR_TLS_REQUIRED` for `ssl: false` towards a host that is not loopback.
  *
@@ -142,7 +148,13 @@ export function iamTls(
         `rds-iam: \`ssl: false\` towards '${host}' would send the IAM token as a cleartext password over the network. RDS requires TLS for IAM users; remove \`ssl: false\` (TLS is verified against the RDS CAs by default). Plaintext is allowed only towards loopback (an emulator or a tunnel's local end).`,
       );
     }
-    return { ssl: false, identity: undefined, caRegion: undefined, assertSecure: () => {} };
+    return {
+      ssl: false,
+      sharedSsl: false,
+      identity: undefined,
+      caRegion: undefined,
+      assertSecure: () => {},
+    };
   }
   if (ssl !== undefined && ssl !== true && (typeof ssl !== 'object' || ssl === null)) {
     throw new RdsIamError(
@@ -169,23 +181,10 @@ export function iamTls(
       : {}),
   };
   const merged: ConnectionOptions = { ...defaults, ...user };
-  if (merged.secureContext === undefined) {
-    // A getter, so that it is built at the first connection (or never, under mysql2), once, from the
-    // settings as they are then; enumerable, so that the drivers' Object.assign and spreads copy it.
-    const settings = { ...merged };
-    let context: ConnectionOptions['secureContext'];
-    Object.defineProperty(merged, 'secureContext', {
-      enumerable: true,
-      configurable: true,
-      get: () => {
-        context ??= nodeTls().createSecureContext(settings);
-        return context;
-      },
-    });
-  }
   let fullHandshakeVerified = false;
   return {
     ssl: merged,
+    sharedSsl: merged.secureContext === undefined ? withLazyContext(merged) : merged,
     identity,
     caRegion,
     assertSecure(socket) {
@@ -231,6 +230,22 @@ function tlsVerifyError(
     `rds-iam: the TLS certificate of '${host}'${identity && identity !== host ? ` (checked as '${identity}')` : ''} did not verify${cause ? `: ${describeError(cause)}` : ''}. RDS endpoints verify against the bundled RDS CAs${caRegion ? ` of their region (here ${caRegion}, from the endpoint name or the \`region\` option)` : ''}; for anything else (the rds-iam emulator, a proxy with its own certificate) pass its CA as \`ssl: { ca }\`, and when you dial a tunnel or alias set \`signingHost\` to the RDS endpoint name.`,
     { cause },
   );
+}
+
+/** A copy of `settings` whose `secureContext` is built from them on first read, once. */
+function withLazyContext(settings: ConnectionOptions): ConnectionOptions {
+  const shared = { ...settings };
+  let context: ConnectionOptions['secureContext'];
+  // A getter, so that a pool that never connects never builds it; enumerable, so that pg's
+  // Object.assign and the spreads before tls.connect copy it.
+  Object.defineProperty(shared, 'secureContext', {
+    enumerable: true,
+    get: () => {
+      context ??= nodeTls().createSecureContext(settings);
+      return context;
+    },
+  });
+  return shared;
 }
 
 /** OpenSSL's and Node's wording of the certificate checks in TLS_VERIFY_CODES. */

@@ -155,7 +155,8 @@ function watchLogin(
     reported: false,
   };
   if (tls.ssl !== false) {
-    const base = tls.ssl;
+    // Set here, per connection, after any ORM copied its options: the shared context stays intact.
+    const base = tls.sharedSsl as Exclude<IamTls['sharedSsl'], false>;
     const check = base.checkServerIdentity ?? nodeTls().checkServerIdentity;
     opts.ssl = {
       ...base,

@@ -123,30 +123,45 @@ describe('iamTls: which CAs, and one secure context per pool', () => {
     );
   });
 
-  it('builds the secure context on first use, once, from the settings, for every connection', () => {
+  it('sharedSsl: one secure context for every connection, built at the first, from the settings', () => {
     const created = vi.spyOn(tls, 'createSecureContext');
     try {
       const { c } = connector();
-      const ssl = sslOf(c);
+      const shared = c.tls.sharedSsl as tls.ConnectionOptions;
       expect(created).not.toHaveBeenCalled();
-      // What pg and the mariadb connector do for each new connection.
-      const first = Object.assign({}, ssl).secureContext;
-      const second = { ...ssl }.secureContext;
+      // What pg does for each new connection, and what the spreads before tls.connect do.
+      const first = Object.assign({}, shared).secureContext;
+      const second = { ...shared }.secureContext;
+      expect(first).toBeDefined();
       expect(second).toBe(first);
       expect(created).toHaveBeenCalledTimes(1);
       expect(created.mock.calls[0]?.[0]?.ca).toEqual([...rdsCaCertificates('us-east-1')]);
       expect(first).toBe(created.mock.results[0]?.value);
-      expect(first).toBeDefined();
+      expect({ ...shared, secureContext: undefined }).toEqual({
+        ...sslOf(c),
+        secureContext: undefined,
+      });
     } finally {
       created.mockRestore();
     }
+  });
+
+  it('ssl, the settings ORMs get, carries no secure context: a deep copy of one crashes Node', () => {
+    const { c } = connector();
+    expect(Object.keys(sslOf(c))).not.toContain('secureContext');
   });
 
   it("keeps a caller's own secureContext", () => {
     const own = tls.createSecureContext({});
     const { c } = connector({ ssl: { secureContext: own } });
     expect(sslOf(c).secureContext).toBe(own);
+    expect((c.tls.sharedSsl as tls.ConnectionOptions).secureContext).toBe(own);
     expect(c.tls.caRegion).toBeUndefined();
+  });
+
+  it('ssl: false towards loopback has no shared settings either', () => {
+    const { c } = connector({ host: '127.0.0.1', signingHost: HOST, ssl: false });
+    expect(c.tls.sharedSsl).toBe(false);
   });
 });
 

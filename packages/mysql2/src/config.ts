@@ -124,16 +124,7 @@ export function mysql2IamSetup(options: Mysql2IamOptions): {
   if (connector.tls.ssl) {
     // mysql2 would check the name against `host`; the plugin checks it against the signing host
     // before the token is sent, which also covers tunnels and aliases.
-    // mysql2 builds its TLS context from `ca` itself (cached per pool since 3.24); the core's shared
-    // `secureContext` is a getter that would build a second one it never reads, so it is left out
-    // by descriptor, without calling it.
-    const { secureContext: _unused, ...settings } = Object.getOwnPropertyDescriptors(
-      connector.tls.ssl,
-    );
-    config.ssl = {
-      ...Object.defineProperties({}, settings),
-      verifyIdentity: false,
-    } as PoolOptions['ssl'];
+    config.ssl = { ...connector.tls.ssl, verifyIdentity: false } as PoolOptions['ssl'];
   }
   return { config, connector };
 }

@@ -6,7 +6,7 @@
 // Env: PGHOST, PGPORT (default 127.0.0.1:5432, user postgres with trust auth), BENCH_N (default 300).
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
-import { createTokenProvider } from '@rds-iam/core';
+import { createTokenProvider, rdsCaCertificates } from '@rds-iam/core';
 import pg from 'pg';
 import { compareLatency } from '../../../scripts/bench/latency.mjs';
 import { createPool } from '../dist/index.js';
@@ -44,14 +44,14 @@ const credentials = {
 };
 const common = { host: emulator.host, port: emulator.port, user: USER, database: DATABASE, max: 1 };
 
-const iamPool = createPool({
+const iamOptions = {
   ...common,
   signingHost: ENDPOINT,
   signingPort: 5432,
   region: emulator.region,
   credentials,
-  ssl: { ca: emulator.caPem },
-});
+};
+const iamPool = createPool({ ...iamOptions, ssl: { ca: emulator.caPem } });
 const fixedToken = await createTokenProvider({
   host: emulator.host,
   port: emulator.port,
@@ -87,7 +87,29 @@ await compareLatency({
   warmup: WARMUP,
   ratioLabel: 'ratio (target <= 1.05)',
 });
-await Promise.all([iamPool.end(), plainPool.end()]);
+
+// The same with RDS's CAs in the trust list, as against a real endpoint (the emulator's CA is added so
+// that the handshake verifies here). @rds-iam/pg trusts the endpoint region's RDS CAs and builds the
+// TLS context once per pool; the baseline does what AWS's guide says, the global bundle (every region)
+// as `ca`, so Node parses it into a new context for every connection.
+const regionCas = [...rdsCaCertificates(emulator.region), emulator.caPem];
+const globalBundle = [...rdsCaCertificates(), emulator.caPem];
+const iamRdsCaPool = createPool({ ...iamOptions, ssl: { ca: regionCas } });
+const plainRdsCaPool = new pg.Pool({
+  ...common,
+  password: fixedToken,
+  ssl: { ca: globalBundle, servername: ENDPOINT, rejectUnauthorized: true },
+});
+plainRdsCaPool.on('error', () => {});
+await compareLatency({
+  title: `with RDS CAs trusted: @rds-iam/pg's ${regionCas.length - 1} for ${emulator.region}, one context per pool; pg.Pool with the global bundle's ${globalBundle.length - 1}`,
+  subject: { label: '@rds-iam/pg createPool', once: () => once(iamRdsCaPool) },
+  baseline: { label: 'pg.Pool, fixed token, global bundle', once: () => once(plainRdsCaPool) },
+  n: N,
+  warmup: WARMUP,
+  ratioLabel: 'ratio',
+});
+await Promise.all([iamPool.end(), plainPool.end(), iamRdsCaPool.end(), plainRdsCaPool.end()]);
 const logins = emulator.counters();
 await emulator.stop();
 

@@ -61,11 +61,16 @@ export function pgIamDriver(
     // TypeORM builds the pool options itself and sets `connectionTimeoutMillis: undefined` when its
     // `connectTimeoutMS` is not given: such a pool still gets rds-iam's bound.
     constructor(poolOptions?: pg.PoolConfig) {
-      super(
-        poolOptions?.connectionTimeoutMillis === undefined
-          ? { ...poolOptions, connectionTimeoutMillis: config.connectionTimeoutMillis }
-          : poolOptions,
-      );
+      super({
+        ...poolOptions,
+        connectionTimeoutMillis:
+          poolOptions?.connectionTimeoutMillis ?? config.connectionTimeoutMillis,
+        // The settings rds-iam made, not a copy an ORM took of them: its connections can share one
+        // TLS context (a copied one is left alone, since a deep copy of a context crashes Node).
+        ...(poolOptions?.ssl !== undefined && poolOptions.ssl === config.ssl
+          ? { ssl: connector.tls.sharedSsl }
+          : {}),
+      });
     }
 
     override connect(): Promise<pg.PoolClient>;

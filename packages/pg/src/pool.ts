@@ -12,7 +12,8 @@ export class IamPool extends pg.Pool {
 
   constructor(options: PgIamOptions) {
     const { config, connector } = pgIamSetup(options);
-    super(config);
+    // pg hands `ssl` to tls.connect as it is: all the pool's connections share one TLS context.
+    super({ ...config, ssl: connector.tls.sharedSsl });
     this.#connector = connector;
     // An idle client whose server went away emits 'error' on the pool; without a listener Node would
     // crash the process. The pool already discards that client.
@@ -67,7 +68,7 @@ export function createPool(options: PgIamOptions): IamPool {
 export function createClient(options: PgIamOptions): pg.Client {
   const { config, connector } = pgIamSetup(options);
   const { Client, ...clientConfig } = config;
-  const client = new Client(clientConfig);
+  const client = new Client({ ...clientConfig, ssl: connector.tls.sharedSsl });
   client.once('end', () => connector.close());
   return client;
 }

@@ -51,7 +51,7 @@ async function dial(
   timer.unref();
   try {
     await once(raw, 'connect');
-    const ssl = connector.tls.ssl;
+    const ssl = connector.tls.sharedSsl;
     if (ssl === false) return logins.watch(raw);
     raw.write(SSL_REQUEST);
     const [answer] = (await once(raw, 'data')) as [Buffer];
