@@ -145,7 +145,7 @@ describe('installed from the tarballs', () => {
       expect({
         name,
         outside: files.filter(
-          (f) => !/^package\/(dist\/|README\.md$|package\.json$|LICENSE$)/.test(f),
+          (f) => !/^package\/(dist\/|bin\/[\w-]+\.js$|README\.md$|package\.json$|LICENSE$)/.test(f),
         ),
       }).toEqual({ name, outside: [] });
       expect({ name, declarationMaps: files.filter((f) => f.endsWith('.d.ts.map')) }).toEqual({
@@ -164,6 +164,18 @@ describe('installed from the tarballs', () => {
         };
         expect({ map, inlined: sourcesContent?.length }).toEqual({ map, inlined: sources.length });
       }
+    }
+  });
+
+  test('the commands, rds-iam and rds-iam-emulator, run from the installed packages', async () => {
+    for (const [command, usage] of [
+      ['rds-iam', 'Usage: rds-iam <command>'],
+      ['rds-iam-emulator', 'Usage: rds-iam-emulator --engine'],
+    ]) {
+      const { stdout } = await exec(join(app, 'node_modules/.bin', command), ['--help'], {
+        cwd: app,
+      });
+      expect(stdout).toContain(usage);
     }
   });
 
