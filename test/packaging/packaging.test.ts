@@ -171,7 +171,7 @@ describe('installed from the tarballs', () => {
     for (const [command, usage] of [
       ['rds-iam', 'Usage: rds-iam <command>'],
       ['rds-iam-emulator', 'Usage: rds-iam-emulator --engine'],
-    ]) {
+    ] as const) {
       const { stdout } = await exec(join(app, 'node_modules/.bin', command), ['--help'], {
         cwd: app,
       });
