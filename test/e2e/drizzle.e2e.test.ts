@@ -8,7 +8,12 @@ import { drizzle as drizzlePg, type NodePgDatabase } from 'drizzle-orm/node-post
 import { pgTable, serial, varchar } from 'drizzle-orm/pg-core';
 import type { CommonPoolOptions, Row } from './driver-support.js';
 import type { NotesAccess } from './orm-scenarios.js';
-import { type HeldTransaction, poolOrmScenarios } from './pool-orm-scenarios.js';
+import {
+  type HeldTransaction,
+  mysql2PoolShape,
+  pgPoolShape,
+  poolOrmScenarios,
+} from './pool-orm-scenarios.js';
 
 // Drizzle ORM end to end on the @rds-iam/pg and @rds-iam/mysql2 pools (no package of its own: Drizzle
 // takes the pool as it is), through the emulator to the real databases, with the scenarios every
@@ -108,12 +113,7 @@ poolOrmScenarios<PgDb, AnyTx>({
   title: 'Drizzle (drizzle-orm/node-postgres) on @rds-iam/pg through the emulator',
   open: (common, shape) =>
     drizzlePg({
-      client: createPgPool({
-        ...iamOptions(common),
-        max: shape.max,
-        idleTimeoutMillis: shape.idleMs,
-        connectionTimeoutMillis: 30_000,
-      }),
+      client: createPgPool({ ...iamOptions(common), ...pgPoolShape(shape) }),
     }),
   firstRow,
   close: (db) => db.$client.end(),
@@ -140,14 +140,7 @@ poolOrmScenarios<MysqlDb, AnyTx>({
   title: 'Drizzle (drizzle-orm/mysql2) on @rds-iam/mysql2 through the emulator',
   open: (common, shape) =>
     drizzleMysql({
-      client: createMysql2Pool({
-        ...iamOptions(common),
-        connectionLimit: shape.max,
-        // mysql2 closes idle connections only above maxIdle.
-        maxIdle: shape.idleMs < 60_000 ? 0 : shape.max,
-        idleTimeout: shape.idleMs,
-        connectTimeout: 30_000,
-      }),
+      client: createMysql2Pool({ ...iamOptions(common), ...mysql2PoolShape(shape) }),
     }),
   firstRow,
   close: (db) => db.$client.end(),

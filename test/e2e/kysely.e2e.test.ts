@@ -11,7 +11,12 @@ import {
 } from 'kysely';
 import type { CommonPoolOptions, Row } from './driver-support.js';
 import type { NotesAccess } from './orm-scenarios.js';
-import { type PoolShape, poolOrmScenarios } from './pool-orm-scenarios.js';
+import {
+  mysql2PoolShape,
+  type PoolShape,
+  pgPoolShape,
+  poolOrmScenarios,
+} from './pool-orm-scenarios.js';
 
 // Kysely end to end on the @rds-iam/pg and @rds-iam/mysql2 pools through the emulator, with the
 // scenarios every pool integration passes (pool-orm-scenarios.ts). PostgresDialect takes the
@@ -41,23 +46,11 @@ function dialect(
 ): Dialect {
   if (engine === 'postgres') {
     return new PostgresDialect({
-      pool: createPgPool({
-        ...iamOptions(common),
-        max: shape.max,
-        idleTimeoutMillis: shape.idleMs,
-        connectionTimeoutMillis: 30_000,
-      }),
+      pool: createPgPool({ ...iamOptions(common), ...pgPoolShape(shape) }),
     });
   }
   return new MysqlDialect({
-    pool: createCallbackPool({
-      ...iamOptions(common),
-      connectionLimit: shape.max,
-      // mysql2 closes idle connections only above maxIdle.
-      maxIdle: shape.idleMs < 60_000 ? 0 : shape.max,
-      idleTimeout: shape.idleMs,
-      connectTimeout: 30_000,
-    }),
+    pool: createCallbackPool({ ...iamOptions(common), ...mysql2PoolShape(shape) }),
   });
 }
 

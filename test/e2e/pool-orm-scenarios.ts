@@ -30,6 +30,22 @@ export interface PoolShape {
   idleMs: number;
 }
 
+/** `shape` as node-postgres pool options, with the scenarios' 30 s connect bound. */
+export function pgPoolShape(shape: PoolShape) {
+  return { max: shape.max, idleTimeoutMillis: shape.idleMs, connectionTimeoutMillis: 30_000 };
+}
+
+/** `shape` as mysql2 pool options, with the scenarios' 30 s connect bound. */
+export function mysql2PoolShape(shape: PoolShape) {
+  return {
+    connectionLimit: shape.max,
+    // mysql2 closes idle connections only above maxIdle.
+    maxIdle: shape.idleMs < 60_000 ? 0 : shape.max,
+    idleTimeout: shape.idleMs,
+    connectTimeout: 30_000,
+  };
+}
+
 /** A transaction held open on one connection of a pool. */
 export interface HeldTransaction<C> {
   readonly tx: C;

@@ -4,31 +4,24 @@
 // bundles alike, where `createRequire(import.meta.url)` breaks once a bundler empties `import.meta`.
 // node:os and node:fs/promises serve only the credential chain's rarer paths (a profile, a container
 // token file); Lambda's environment keys never need them, so they wait too (about 1 ms).
-let tlsModule: typeof import('node:tls') | undefined;
-let cryptoModule: typeof import('node:crypto') | undefined;
-let osModule: typeof import('node:os') | undefined;
-let fsPromisesModule: typeof import('node:fs/promises') | undefined;
+
+/** A function that loads a built-in on its first call and returns the same module after. */
+function onFirstUse<T>(load: () => T): () => T {
+  let module: T | undefined;
+  return () => {
+    module ??= load();
+    return module;
+  };
+}
 
 /** `node:tls`, loaded on first use. */
-export function nodeTls(): typeof import('node:tls') {
-  tlsModule ??= process.getBuiltinModule('node:tls');
-  return tlsModule;
-}
+export const nodeTls = onFirstUse(() => process.getBuiltinModule('node:tls'));
 
 /** `node:crypto`, loaded on first use. */
-export function nodeCrypto(): typeof import('node:crypto') {
-  cryptoModule ??= process.getBuiltinModule('node:crypto');
-  return cryptoModule;
-}
+export const nodeCrypto = onFirstUse(() => process.getBuiltinModule('node:crypto'));
 
 /** `node:os`, loaded on first use. */
-export function nodeOs(): typeof import('node:os') {
-  osModule ??= process.getBuiltinModule('node:os');
-  return osModule;
-}
+export const nodeOs = onFirstUse(() => process.getBuiltinModule('node:os'));
 
 /** `node:fs/promises`, loaded on first use. */
-export function nodeFsPromises(): typeof import('node:fs/promises') {
-  fsPromisesModule ??= process.getBuiltinModule('node:fs/promises');
-  return fsPromisesModule;
-}
+export const nodeFsPromises = onFirstUse(() => process.getBuiltinModule('node:fs/promises'));

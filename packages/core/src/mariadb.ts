@@ -154,9 +154,9 @@ function watchLogin(
     tlsError: undefined,
     reported: false,
   };
-  if (tls.ssl !== false) {
+  if (tls.sharedSsl !== false) {
     // Set here, per connection, after any ORM copied its options: the shared context stays intact.
-    const base = tls.sharedSsl as Exclude<IamTls['sharedSsl'], false>;
+    const base = tls.sharedSsl;
     const check = base.checkServerIdentity ?? nodeTls().checkServerIdentity;
     opts.ssl = {
       ...base,

@@ -51,7 +51,7 @@ function forRegion(all: readonly string[], region: string): readonly string[] {
   const kept: string[] = [];
   let own = 0;
   for (const pem of all) {
-    const der = Buffer.from(pem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64').toString('latin1');
+    const der = Buffer.from(pemBody(pem), 'base64').toString('latin1');
     const named = NAMED_REGION.exec(der)?.[1];
     if (named === region) own++;
     if (named === undefined || named === region) kept.push(pem);
@@ -71,7 +71,7 @@ function loadCertificates(): string[] {
   const pems: string[] = [];
   for (const entry of lists.flat()) {
     for (const pem of entry.match(PEM) ?? []) {
-      const body = pem.replace(/-----[A-Z ]+-----|\s/g, '');
+      const body = pemBody(pem);
       if (seen.has(body)) continue;
       seen.add(body);
       pems.push(toPem(body));
@@ -92,6 +92,11 @@ function property(value: unknown, key: string): unknown {
 function caList(profile: unknown): string[] {
   const ca = property(profile, 'ca');
   return Array.isArray(ca) ? ca.filter((c): c is string => typeof c === 'string') : [];
+}
+
+/** A PEM certificate's base64 body, without its armour lines and whitespace. */
+function pemBody(pem: string): string {
+  return pem.replace(/-----[A-Z ]+-----|\s/g, '');
 }
 
 // One canonical layout (64-column lines, trailing newline) so equal certificates are equal strings.

@@ -64,7 +64,9 @@ export function pgIamDriver(
       super({
         ...poolOptions,
         connectionTimeoutMillis:
-          poolOptions?.connectionTimeoutMillis ?? config.connectionTimeoutMillis,
+          poolOptions?.connectionTimeoutMillis === undefined
+            ? config.connectionTimeoutMillis
+            : poolOptions.connectionTimeoutMillis,
         // The settings rds-iam made, not a copy an ORM took of them: its connections can share one
         // TLS context (a copied one is left alone, since a deep copy of a context crashes Node).
         ...(poolOptions?.ssl !== undefined && poolOptions.ssl === config.ssl
