@@ -1,7 +1,7 @@
 import { dbUserArn, evaluatePolicies, type PolicyEvaluation } from '@rds-iam/core';
-import type { Check } from './commands/doctor.js';
-import { messageOf } from './errors.js';
-import type { PolicyFiles } from './policy-files.js';
+import { messageOf } from '../errors.js';
+import type { PolicyFiles } from '../policy-files.js';
+import type { Check } from './check.js';
 
 /** What `rds-iam doctor` knows to check the IAM policy for one login. */
 export interface AuthorizationInput {
