@@ -1,13 +1,14 @@
 // Policy testing: reproduce and diagnose a "PAM authentication failed" that the IAM policy causes, on
 // a laptop. The emulator plays an RDS instance with an account and a resource id and evaluates the
-// policy of the key that signed each token as IAM does; core's evaluator says why a login is denied.
+// policy of the key that signed each token as IAM does; @rds-iam/policy says why a login is denied.
 //
 //   node policy.mjs
 //
 // Upstream: the local PostgreSQL on 127.0.0.1:5432 (or RDS_IAM_EXAMPLE_POSTGRES_URL). The emulator
 // logs in upstream as that URL's user (postgres): this example is about the policy, not the grant.
-import { createTokenProvider, dbUserArn, evaluatePolicies } from '@rds-iam/core';
+import { createTokenProvider } from '@rds-iam/core';
 import { DEMO_CREDENTIALS, startEmulator } from '@rds-iam/emulator';
+import { dbUserArn, evaluatePolicies } from '@rds-iam/policy';
 import pg from 'pg';
 
 const admin = new URL(

@@ -44,7 +44,11 @@ const simulationXml = (
             ? ''
             : '<member><SourcePolicyId>rds-connect</SourcePolicyId><SourcePolicyType>IAM Policy</SourcePolicyType></member>'
         }</MatchedStatements>
-        <MissingContextValues/>
+        <MissingContextValues/>${
+          resource.includes(':dbuser:db-SCP/')
+            ? '<OrganizationsDecisionDetail><AllowedByOrganizations>false</AllowedByOrganizations></OrganizationsDecisionDetail>'
+            : ''
+        }
       </member>
     </EvaluationResults>
   </SimulatePrincipalPolicyResult>
@@ -79,7 +83,7 @@ describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', 
         const resource = params.get('ResourceArns.member.1') ?? '';
         const decision = resource.includes(':dbuser:db-ALLOWED/')
           ? 'allowed'
-          : resource.includes(':dbuser:db-DENIED/')
+          : resource.includes(':dbuser:db-DENIED/') || resource.includes(':dbuser:db-SCP/')
             ? 'explicitDeny'
             : 'implicitDeny';
         return { xml: simulationXml(resource, decision) };
@@ -156,6 +160,12 @@ describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', 
     expect(c.fix).toContain('a Deny statement');
   });
 
+  it('names a service control policy when the organization is what denies', async () => {
+    const c = check((await doctor('db-SCP')).stdout, 'authorization');
+    expect(c.status).toBe('fail');
+    expect(c.detail).toContain('; denied by a service control policy of the organization');
+  });
+
   it('says clearly when the caller may not call the simulator', async () => {
     const c = check(
       (await doctor('db-ALLOWED', { AWS_ACCESS_KEY_ID: NO_SIMULATOR_KEY })).stdout,
@@ -195,6 +205,55 @@ describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', 
     expect(c.causes?.[0]).toContain('never the instance name');
   });
 
+  it('with --policy-file and a conditional policy: --source-ip decides, without it the check warns', async () => {
+    const file = join(scratchDir(), 'office.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Action: 'rds-db:connect',
+            Resource: '*',
+            Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/8' } },
+          },
+        ],
+      }),
+    );
+    const args = ['--account', ACCOUNT, '--policy-file', file];
+    const unknown = check((await doctor('db-RIGHT', {}, args)).stdout, 'authorization');
+    expect(unknown.status).toBe('warn');
+    expect(unknown.detail).toMatch(/^undetermined: .* depending on aws:SourceIp/);
+    expect(unknown.fix).toBe('give aws:SourceIp with --context KEY=VALUE to decide');
+    const inside = check(
+      (await doctor('db-RIGHT', {}, [...args, '--source-ip', '10.2.3.4'])).stdout,
+      'authorization',
+    );
+    expect(inside.status).toBe('pass');
+    const outside = check(
+      (await doctor('db-RIGHT', {}, [...args, '--source-ip', '192.0.2.1'])).stdout,
+      'authorization',
+    );
+    expect(outside.status).toBe('fail');
+    expect(outside.detail).toContain('only when its condition holds, and it does not: IpAddress');
+  });
+
+  it('passes the context to the simulator with IAM types', async () => {
+    await doctor('db-ALLOWED', {}, ['--source-ip', '10.2.3.4', '--principal-tag', 'team=db']);
+    const sim = api.requests.findLast((p) => p.get('Action') === 'SimulatePrincipalPolicy');
+    const entries = new Map<string, [string | null, string | null]>();
+    for (let i = 1; sim?.get(`ContextEntries.member.${i}.ContextKeyName`); i++) {
+      entries.set(sim.get(`ContextEntries.member.${i}.ContextKeyName`) ?? '', [
+        sim.get(`ContextEntries.member.${i}.ContextKeyValues.member.1`),
+        sim.get(`ContextEntries.member.${i}.ContextKeyType`),
+      ]);
+    }
+    expect(entries.get('aws:SourceIp')).toEqual(['10.2.3.4', 'ip']);
+    expect(entries.get('aws:PrincipalTag/team')).toEqual(['db', 'string']);
+    expect(entries.get('aws:RequestedRegion')).toEqual(['eu-west-1', 'string']);
+  });
+
   it('usage errors: --policy-file without --account, an instance name as --resource-id', async () => {
     const noAccount = await doctor('db-RIGHT', {}, ['--policy-file', 'x.json']);
     expect(noAccount.code).toBe(2);
@@ -202,5 +261,10 @@ describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', 
     const name = await doctor('orders-db');
     expect(name.code).toBe(2);
     expect(name.stderr).toContain('--resource-id must look like db-XXXX');
+    const before = api.requests.length;
+    const badContext = await doctor('db-ALLOWED', {}, ['--time', 'soon']);
+    expect(badContext.code).toBe(2);
+    expect(badContext.stderr).toContain('aws:CurrentTime "soon" is not a date');
+    expect(api.requests.length).toBe(before);
   });
 });

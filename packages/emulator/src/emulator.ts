@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { dbUserArn, evaluatePolicies, parsePolicyDocument } from '@rds-iam/core';
+import { dbUserArn, evaluatePolicies, parsePolicyDocument } from '@rds-iam/policy';
 import { type CertificateAuthorityPem, createCertificateAuthority } from './certificate.js';
 import type { ConnectionContext, RejectReason, UpstreamTarget, VerifyResult } from './context.js';
 import { handleMysqlConnection } from './mysql.js';
@@ -440,7 +440,10 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const authorize = (result: VerifyResult & { ok: true }): VerifyResult => {
     const key = credentials.findLast((c) => c.accessKeyId === result.accessKeyId);
     if (key?.policies === undefined) return result;
-    const decision = evaluatePolicies(key.policies, { resource: arnOf(result.user) });
+    const decision = evaluatePolicies(key.policies, {
+      resource: arnOf(result.user),
+      missing: 'absent',
+    });
     if (decision.decision === 'allow') return result;
     const why = decision.nearestMiss?.explanation ?? 'no statement allows it';
     return {
@@ -593,7 +596,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   };
 }
 
-/** Throws the core's `ERR_POLICY_*` error for a malformed policy of `c`, naming the key. */
+/** Throws the policy package's `ERR_POLICY_*` error for a malformed policy of `c`, naming the key. */
 function checkPolicies(c: EmulatorCredentials): void {
   for (const [i, policy] of (c.policies ?? []).entries()) {
     try {

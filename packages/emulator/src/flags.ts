@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { maskAccessKeyId, parsePolicyDocument, RdsIamError } from '@rds-iam/core';
+import { maskAccessKeyId, RdsIamError } from '@rds-iam/core';
+import { parsePolicyDocument } from '@rds-iam/policy';
 import type { CertificateAuthorityPem } from './certificate.js';
 import type { EmulatorEngine, EmulatorLogin, EmulatorOptions } from './emulator.js';
 import { DEMO_CREDENTIALS, type EmulatorCredentials } from './verify.js';

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { PolicyInput } from '@rds-iam/core';
+import type { PolicyInput } from '@rds-iam/policy';
 import type { RejectReason, VerifyResult } from './context.js';
 import {
   canonicalPresignedRequest,

@@ -22,6 +22,7 @@ import { UsageError } from '../errors.js';
 import { readPolicyFiles } from '../policy-files.js';
 import { probeMysql } from '../probe/mysql.js';
 import { probePostgres } from '../probe/postgres.js';
+import { CONTEXT_HELP, CONTEXT_OPTIONS, requestContextOf } from '../request-context.js';
 import { accountOption, resourceIdOption } from './policy-target.js';
 
 export const doctorCommand: Command = {
@@ -57,6 +58,8 @@ ${CONNECTION_HELP}
   --resource-id <id>      the database's resource id (db-..., cluster-..., prx-...): check the IAM policy
   --account <id>          the database's account id (default with the simulator: the caller's)
   --policy-file <file>    evaluate this identity policy locally instead of asking IAM (repeatable)
+The request context of the authorization check (used locally and passed to IAM's simulator):
+${CONTEXT_HELP}
   --json                  {"ok", "checks": [{"id", "status", "detail", "fix", "causes"}], ...}
   --help                  this text
 
@@ -81,6 +84,7 @@ ${EXIT_CODES_HELP}
       'resource-id': { type: 'string' },
       account: { type: 'string' },
       'policy-file': { type: 'string', multiple: true },
+      ...CONTEXT_OPTIONS,
     });
     noExtraPositionals(positionals);
     const args = connectionArgs(values);
@@ -95,6 +99,8 @@ ${EXIT_CODES_HELP}
     if (resourceId === undefined && account !== undefined) {
       throw new UsageError('--account needs --resource-id (the dbuser ARN to check)');
     }
+    // A malformed --context is bad input: refused before any network call.
+    requestContextOf(values, args.region ?? '');
     const policies = policyPaths.length > 0 ? await readPolicyFiles(policyPaths, io) : undefined;
     const engine = args.engine;
     if (engine === undefined) {
@@ -130,6 +136,7 @@ ${EXIT_CODES_HELP}
         policies,
         profile: args.profile,
         env: io.env,
+        context: values,
       });
       report.add(authorization);
     } else if (resourceId !== undefined) {
