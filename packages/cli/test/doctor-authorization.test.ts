@@ -61,6 +61,14 @@ const accessDeniedXml = `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/201
 </ErrorResponse>`;
 
 beforeAll(assertBuilt);
+
+/** A policy file with one statement allowing rds-db:connect, with `statement`'s elements. */
+function allowFile(name: string, statement: Record<string, unknown>): string {
+  const file = join(scratchDir(), name);
+  const allow = { Effect: 'Allow', Action: 'rds-db:connect', ...statement };
+  writeFileSync(file, JSON.stringify({ Version: '2012-10-17', Statement: [allow] }));
+  return file;
+}
 afterAll(removeScratch);
 
 describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', () => {
@@ -179,20 +187,9 @@ describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', 
   });
 
   it('with --policy-file: evaluated locally, no AWS call, the nearest miss names the resource id', async () => {
-    const file = join(scratchDir(), 'policy.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Action: 'rds-db:connect',
-            Resource: `arn:aws:rds-db:eu-west-1:${ACCOUNT}:dbuser:db-WRONG/app`,
-          },
-        ],
-      }),
-    );
+    const file = allowFile('policy.json', {
+      Resource: `arn:aws:rds-db:eu-west-1:${ACCOUNT}:dbuser:db-WRONG/app`,
+    });
     const before = api.requests.length;
     const r = await doctor('db-RIGHT', {}, ['--account', ACCOUNT, '--policy-file', file]);
     const c = check(r.stdout, 'authorization');
@@ -206,21 +203,10 @@ describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', 
   });
 
   it('with --policy-file and a conditional policy: --source-ip decides, without it the check warns', async () => {
-    const file = join(scratchDir(), 'office.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Action: 'rds-db:connect',
-            Resource: '*',
-            Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/8' } },
-          },
-        ],
-      }),
-    );
+    const file = allowFile('office.json', {
+      Resource: '*',
+      Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/8' } },
+    });
     const args = ['--account', ACCOUNT, '--policy-file', file];
     const unknown = check((await doctor('db-RIGHT', {}, args)).stdout, 'authorization');
     expect(unknown.status).toBe('warn');

@@ -1,5 +1,5 @@
 import { textOf } from '../variables.js';
-import type { OperatorFamily } from './family.js';
+import { type OperatorFamily, orderedOperators } from './family.js';
 
 const ISO =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
@@ -25,24 +25,10 @@ export function parseDate(text: string): number | undefined {
   return ms;
 }
 
-function compare(test: (a: number, b: number) => boolean) {
-  return (request: string, value: number) => {
-    const t = parseDate(request);
-    return t !== undefined && test(t, value);
-  };
-}
-
 /** `Date*`: both sides read as instants, so `aws:EpochTime` seconds compare with ISO dates. */
 export const DATE: OperatorFamily<number> = {
   expects: 'a date: ISO 8601 (2025-06-01T12:00:00Z) or seconds since 1970',
   variables: false,
   parse: (pieces) => parseDate(textOf(pieces)),
-  operators: {
-    DateEquals: { negated: false, matches: compare((a, b) => a === b) },
-    DateNotEquals: { negated: true, matches: compare((a, b) => a === b) },
-    DateLessThan: { negated: false, matches: compare((a, b) => a < b) },
-    DateLessThanEquals: { negated: false, matches: compare((a, b) => a <= b) },
-    DateGreaterThan: { negated: false, matches: compare((a, b) => a > b) },
-    DateGreaterThanEquals: { negated: false, matches: compare((a, b) => a >= b) },
-  },
+  operators: orderedOperators('Date', parseDate),
 };

@@ -24,3 +24,28 @@ export interface OperatorFamily<P> {
 
 /** An operator family with its value type hidden, for the registry. */
 export type AnyFamily = OperatorFamily<unknown>;
+
+/**
+ * The six operators of an ordered family (`Numeric*`, `Date*`): the request's value read with `read`
+ * (a value it cannot read matches nothing) and compared with the policy's.
+ */
+export function orderedOperators(
+  prefix: string,
+  read: (text: string) => number | undefined,
+): Record<string, BaseOperator<number>> {
+  const compare =
+    (test: (a: number, b: number) => boolean) =>
+    (request: string, value: number): boolean => {
+      const n = read(request);
+      return n !== undefined && test(n, value);
+    };
+  const equal = compare((a, b) => a === b);
+  return {
+    [`${prefix}Equals`]: { negated: false, matches: equal },
+    [`${prefix}NotEquals`]: { negated: true, matches: equal },
+    [`${prefix}LessThan`]: { negated: false, matches: compare((a, b) => a < b) },
+    [`${prefix}LessThanEquals`]: { negated: false, matches: compare((a, b) => a <= b) },
+    [`${prefix}GreaterThan`]: { negated: false, matches: compare((a, b) => a > b) },
+    [`${prefix}GreaterThanEquals`]: { negated: false, matches: compare((a, b) => a >= b) },
+  };
+}
