@@ -7,7 +7,7 @@ import {
   type EmulatorLogin,
   startEmulator,
 } from '../src/index.js';
-import { adminQuery, createRole, dropRole, PG_UPSTREAM, sdkToken } from './helpers.js';
+import { createRole, dropRole, PG_UPSTREAM, sdkToken } from './helpers.js';
 import { createMysqlUser, dropMysqlUser, MYSQL_UPSTREAM } from './mysql-context.js';
 
 const UPSTREAM = `postgres://${PG_UPSTREAM.host}:${PG_UPSTREAM.port}`;

@@ -188,7 +188,7 @@ describe('startEmulator with IAM policies', () => {
     }
   });
 
-  it('fills the principal and its tags from the key: ${aws:username} and ${aws:PrincipalTag/dbuser}', async () => {
+  it('fills the principal and its tags from the key: aws:username and aws:PrincipalTag/dbuser as variables', async () => {
     const byTag = policy(
       statement('Allow', {
         Resource: `arn:aws:rds-db:eu-west-1:210987654321:dbuser:db-ORDERS0123/\${aws:PrincipalTag/dbuser}`,
