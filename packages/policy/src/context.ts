@@ -108,15 +108,27 @@ export function validateContext(context: RequestContext): void {
 }
 
 /**
- * A context with IPv4 addresses that arrived as IPv6 (`::ffff:10.0.0.1`, as a dual-stack socket reports
- * them) written as IPv4, which is how AWS sees them.
+ * An address as AWS sees it: an IPv4 address that arrived as IPv6 (`::ffff:10.0.0.1`, as a dual-stack
+ * socket reports it) written as IPv4.
+ *
+ * @example
+ * ```ts
+ * const context = { 'aws:SourceIp': normalizeSourceIp(socket.remoteAddress ?? '') };
+ * ```
  */
 export function normalizeSourceIp(address: string): string {
   const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   return m?.[1] ?? address;
 }
 
-/** `KEY=VALUE` from the command line. */
+/**
+ * `KEY=VALUE` from the command line, split at the first `=`. Throws `ERR_POLICY_CONTEXT` without one.
+ *
+ * @example
+ * ```ts
+ * parseContextAssignment('aws:PrincipalTag/team=db'); // ['aws:PrincipalTag/team', 'db']
+ * ```
+ */
 export function parseContextAssignment(text: string): [string, string] {
   const at = text.indexOf('=');
   if (at <= 0) {
