@@ -223,7 +223,13 @@ async function useLocalPostgres() {
     // The emulator logs in upstream as the same user, with this password (trust auth ignores it).
     const password = randomBytes(12).toString('hex');
     const { rows } = await admin.query("SELECT split_part(version(), ' ', 2) AS v");
-    await admin.query(`CREATE ROLE ${user} LOGIN PASSWORD '${password}'`);
+    await admin.query(`CREATE USER ${user} PASSWORD '${password}'`);
+    // The seed's GRANT rds_iam: RDS has the role, a local server may not (a concurrent run may
+    // create it first). The emulator, strict as RDS, refuses a token for a user without it.
+    await admin
+      .query('CREATE ROLE rds_iam NOLOGIN')
+      .catch((err) => (['42710', '23505'].includes(err.code) ? undefined : Promise.reject(err)));
+    await admin.query(`GRANT rds_iam TO ${user}`);
     cleanups.push([
       `the demo user ${user}`,
       async () => {
@@ -268,6 +274,8 @@ async function startEmbedded(why) {
   const conn = server.getServerConn();
   const port = Number(conn.slice(conn.lastIndexOf(':') + 1));
   const { rows } = await db.query("SELECT split_part(version(), ' ', 2) AS v");
+  // The seed's GRANT rds_iam, for PGlite's one user: the emulator, strict as RDS, asks for it.
+  await db.exec('CREATE ROLE rds_iam NOLOGIN; GRANT rds_iam TO postgres');
   return {
     // PGlite has one user, postgres, and takes any login as it.
     description: `embedded PGlite (PostgreSQL ${rows[0].v} in WebAssembly) on 127.0.0.1:${port}`,

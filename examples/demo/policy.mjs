@@ -1,68 +1,14 @@
 // Policy testing: reproduce and diagnose a "PAM authentication failed" that the IAM policy causes, on
 // a laptop. The emulator plays an RDS instance with an account and a resource id and evaluates the
-// policy of the key that signed each token as IAM does; core's evaluator says why a login is denied.
+// policy of the key that signed each token as IAM does; @rds-iam/policy says why a login is denied.
 //
 //   node policy.mjs
 //
-// Upstream: the local PostgreSQL on 127.0.0.1:5432 (or RDS_IAM_EXAMPLE_POSTGRES_URL). The emulator
-// logs in upstream as that URL's user (postgres): this example is about the policy, not the grant.
-import { createTokenProvider, dbUserArn, evaluatePolicies } from '@rds-iam/core';
+// Upstream: the local PostgreSQL on 127.0.0.1:5432 (or RDS_IAM_EXAMPLE_POSTGRES_URL); see
+// emulated-login.mjs.
 import { DEMO_CREDENTIALS, startEmulator } from '@rds-iam/emulator';
-import pg from 'pg';
-
-const admin = new URL(
-  process.env.RDS_IAM_EXAMPLE_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-);
-const upstream = {
-  host: admin.hostname,
-  port: Number(admin.port || 5432),
-  user: decodeURIComponent(admin.username || 'postgres'),
-  ...(admin.password
-    ? { auth: { kind: 'password', password: decodeURIComponent(admin.password) } }
-    : {}),
-};
-
-/** The policy `rds-iam policy` prints for one user of one database. */
-function policyFor(resourceId, user) {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Effect: 'Allow',
-        Action: 'rds-db:connect',
-        Resource: dbUserArn({ region: 'us-east-1', account: '123456789012', resourceId, user }),
-      },
-    ],
-  });
-}
-
-/** Logs in once as `app` through the emulator; resolves to the error message or 'logged in'. */
-async function logIn(emulator) {
-  const tokens = createTokenProvider({
-    host: emulator.host,
-    port: emulator.port,
-    user: 'app',
-    region: emulator.region,
-    credentials: DEMO_CREDENTIALS,
-  });
-  const client = new pg.Client({
-    host: emulator.host,
-    port: emulator.port,
-    user: 'app',
-    database: 'postgres',
-    password: () => tokens.getToken(),
-    ssl: { ca: emulator.caPem },
-  });
-  try {
-    await client.connect();
-    return 'logged in';
-  } catch (err) {
-    return err.message;
-  } finally {
-    await client.end().catch(() => {});
-    tokens.close();
-  }
-}
+import { dbUserArn, evaluatePolicies } from '@rds-iam/policy';
+import { logIn, policyFor, upstream } from './emulated-login.mjs';
 
 // --- snippet: policy-testing ---
 // A policy written for the instance *name* instead of its resource id: the classic mistake.

@@ -57,7 +57,11 @@ export async function exampleTarget(engine) {
     upstream: {
       host: admin.hostname,
       port: Number(admin.port || DEFAULT_PORT[engine]),
-      auth: { kind: 'password', password: UPSTREAM_PASSWORD },
+      // MySQL / MariaDB: an IAM user has no password of its own (see ensureExampleUser).
+      auth:
+        engine === 'postgres'
+          ? { kind: 'password', password: UPSTREAM_PASSWORD }
+          : { kind: 'trust' },
     },
     endpoint: { host: EXAMPLE_ENDPOINT[engine], port: DEFAULT_PORT[engine] },
     region: 'us-east-1',
@@ -129,6 +133,10 @@ async function ensureExampleUser(engine, admin) {
       } else {
         await client.query(`ALTER ROLE ${EXAMPLE_NAME} LOGIN PASSWORD '${UPSTREAM_PASSWORD}'`);
       }
+      // The seed's GRANT rds_iam: RDS has the role, a local server is given it here. Without the
+      // grant the emulator, strict as RDS, refuses the token.
+      await client.query('CREATE ROLE rds_iam NOLOGIN').catch(ignoreDuplicate);
+      await client.query(`GRANT rds_iam TO ${EXAMPLE_NAME}`);
       const db = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [EXAMPLE_NAME]);
       if (db.rowCount === 0) {
         await client
@@ -142,14 +150,13 @@ async function ensureExampleUser(engine, admin) {
   }
   const conn = await mysql.createConnection({ ...login, connectTimeout: 10_000 });
   try {
+    // RDS: IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS', which only RDS has. Locally an IAM
+    // user is one with the server's own plugin and no password: the emulator logs in without one,
+    // and refuses a user that has a password, as RDS does.
     for (const host of ['%', 'localhost']) {
-      await conn.query(
-        `CREATE USER IF NOT EXISTS '${EXAMPLE_NAME}'@'${host}' IDENTIFIED BY '${UPSTREAM_PASSWORD}'`,
-      );
-      // An older user of that name may have another password; the emulator logs in with this one.
-      await conn.query(
-        `ALTER USER '${EXAMPLE_NAME}'@'${host}' IDENTIFIED BY '${UPSTREAM_PASSWORD}'`,
-      );
+      await conn.query(`CREATE USER IF NOT EXISTS '${EXAMPLE_NAME}'@'${host}'`);
+      // An older user of that name may have a password (from before): take it away.
+      await conn.query(`ALTER USER '${EXAMPLE_NAME}'@'${host}' IDENTIFIED BY ''`);
     }
     await conn.query(`CREATE DATABASE IF NOT EXISTS \`${EXAMPLE_NAME}\``);
     for (const host of ['%', 'localhost']) {

@@ -1074,6 +1074,13 @@ interface CliCase {
   fix: RegExp;
 }
 
+/** The dbuser ARN a `policy check` case names. */
+const POLICY_TARGET = [
+  ...['--region', 'us-east-1', '--account', '123456789012'],
+  ...['--resource-id', 'db-ABC', '--user', 'app'],
+];
+const ALLOW_CONNECT = { Effect: 'Allow', Action: 'rds-db:connect', Resource: '*' };
+
 const cliCases: CliCase[] = [
   { name: 'cli: unknown command', args: ['bogus'], fix: /unknown command 'bogus' \(commands: / },
   { name: 'cli: unknown option', args: ['token', '--nope'], fix: /unknown option '--nope'/ },
@@ -1097,6 +1104,24 @@ const cliCases: CliCase[] = [
     name: 'cli: url with an unknown engine',
     args: ['url', '--host', RDS_HOST, '--user', 'app', '--engine', 'oracle'],
     fix: /--engine must be postgres or mysql/,
+  },
+  {
+    name: 'cli: policy check with a --source-ip that is not an address',
+    args: ['policy', 'check', '--policy-file', '-', ...POLICY_TARGET, '--source-ip', 'office'],
+    input: () => JSON.stringify({ Version: '2012-10-17', Statement: [ALLOW_CONNECT] }),
+    fix: /aws:SourceIp "office" is not an IP address/,
+  },
+  {
+    name: 'cli: policy check of a document IAM refuses (a misspelled Condition)',
+    args: ['policy', 'check', '--policy-file', '-', ...POLICY_TARGET],
+    input: () =>
+      JSON.stringify({ Version: '2012-10-17', Statement: [{ ...ALLOW_CONNECT, Condtion: {} }] }),
+    fix: /unknown element "Condtion" \(did you mean "Condition"\?\)/,
+  },
+  {
+    name: 'cli: doctor with a --time that is not a date',
+    args: ['doctor', '--host', RDS_HOST, '--user', 'app', '--port', '5432', '--time', 'soon'],
+    fix: /aws:CurrentTime "soon" is not a date/,
   },
   {
     name: 'cli: decode of a token with a corrupted date (stdin)',

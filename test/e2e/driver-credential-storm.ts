@@ -11,7 +11,7 @@ import {
   hasDatabase,
   registerCleanup,
   requireDatabase,
-  UPSTREAM_PASSWORD,
+  upstreamAuth,
 } from '../harness/index.js';
 import {
   type CredentialEndpoint,
@@ -59,11 +59,7 @@ export function credentialStorm(driver: DriverUnderTest): void {
         gate = await startGate(database, UPSTREAM_SLOTS);
         emulator = await startEmulator({
           engine,
-          upstream: {
-            host: '127.0.0.1',
-            port: gate.port,
-            auth: { kind: 'password', password: UPSTREAM_PASSWORD },
-          },
+          upstream: { host: '127.0.0.1', port: gate.port, auth: upstreamAuth(engine) },
           host: '127.0.0.1',
           endpoint: { host: DEFAULT_ENDPOINT_HOST },
           credentials: [keys],

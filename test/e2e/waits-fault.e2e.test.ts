@@ -16,7 +16,7 @@ import {
   type IamEndpoint,
   requireDatabase,
   startIamEndpoint,
-  UPSTREAM_PASSWORD,
+  upstreamAuth,
 } from '../harness/index.js';
 import { DRIVERS, type Gate, rejectionOf, startGate } from './driver-support.js';
 
@@ -38,11 +38,7 @@ for (const driver of DRIVERS) {
         gate = await startGate(requireDatabase(engine), 0);
         emulator = await startEmulator({
           engine,
-          upstream: {
-            host: '127.0.0.1',
-            port: gate.port,
-            auth: { kind: 'password', password: UPSTREAM_PASSWORD },
-          },
+          upstream: { host: '127.0.0.1', port: gate.port, auth: upstreamAuth(engine) },
           host: '127.0.0.1',
           endpoint: { host: DEFAULT_ENDPOINT_HOST },
           credentials: [KEYS],

@@ -71,8 +71,22 @@ export interface IamEndpoint {
 }
 
 /**
- * Starts an emulator for `engine` in front of the database discovery found. The emulator logs in
- * upstream as the client's user with the harness users' password ({@link UPSTREAM_PASSWORD}).
+ * How the emulator logs in upstream as a harness user: PostgreSQL with the harness users' password
+ * ({@link UPSTREAM_PASSWORD}); MySQL / MariaDB without one, as an IAM user has none (a user with a
+ * password is one RDS takes no token from, and the emulator refuses it).
+ */
+export function upstreamAuth(
+  engine: Engine,
+): { kind: 'trust' } | { kind: 'password'; password: string } {
+  return engine === 'postgres'
+    ? { kind: 'password', password: UPSTREAM_PASSWORD }
+    : { kind: 'trust' };
+}
+
+/**
+ * Starts an emulator for `engine` in front of the database discovery found, as strict as RDS: it
+ * takes tokens only for IAM users ({@link createIamUser}). It logs in upstream as the client's user
+ * ({@link upstreamAuth}).
  *
  * @example
  * ```ts
@@ -94,11 +108,7 @@ export async function startIamEndpoint(
   const emulator = await startEmulator({
     ...options.emulator,
     engine,
-    upstream: {
-      host: database.host,
-      port: database.port,
-      auth: { kind: 'password', password: UPSTREAM_PASSWORD },
-    },
+    upstream: { host: database.host, port: database.port, auth: upstreamAuth(engine) },
     host: '127.0.0.1',
     endpoint: { host: endpointHost, port: options.endpointPort ?? 0 },
     region,

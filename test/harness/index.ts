@@ -37,6 +37,7 @@ export {
   type IamEndpoint,
   type IamEndpointOptions,
   startIamEndpoint,
+  upstreamAuth,
 } from './endpoint.js';
 export {
   type HarnessContext,

@@ -7,6 +7,11 @@ import { dropNames, quoteMy, quotePg, UPSTREAM_PASSWORD } from './objects.js';
 export interface IamUserOptions {
   /** Also create a database of the same name that the user owns (MySQL: has all privileges on). */
   readonly database?: boolean;
+  /**
+   * `false`: a user RDS takes no token from (PostgreSQL: no `GRANT rds_iam`; MySQL: a password of its
+   * own), which the emulator refuses as RDS does. Default true: an IAM user, as the seed creates it.
+   */
+  readonly iam?: boolean;
 }
 
 /** A throwaway database user, as RDS would have one with IAM authentication enabled. */
@@ -23,8 +28,11 @@ export interface IamUser {
 }
 
 /**
- * Creates a unique login user upstream (and optionally a database it owns), dropped again by
- * `drop()` or, at the latest, after the test file.
+ * Creates a unique login user upstream as the seed creates an IAM user (and optionally a database it
+ * owns), dropped again by `drop()` or, at the latest, after the test file. PostgreSQL: `CREATE USER`,
+ * `GRANT rds_iam`. MySQL / MariaDB: RDS's `IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'`
+ * exists on RDS only; locally the user gets the server's own plugin and no password, which is how
+ * the emulator tells an IAM user (it logs in upstream without one).
  *
  * @example
  * ```ts
@@ -41,9 +49,18 @@ export async function createIamUser(
   // PGlite runs every session in its one database, so a database of the user's own would be a lie.
   const ownDatabase = options.database === true && target.enforcesLoginUser;
   const unregister = registerCleanup(`${engine} user ${user}`, () => dropNames(target, [user]));
+  const iam = options.iam !== false;
   await withAdmin(target, async (query) => {
     if (engine === 'postgres') {
-      await query(`CREATE ROLE ${quotePg(user)} LOGIN PASSWORD '${UPSTREAM_PASSWORD}'`);
+      // RDS has the rds_iam role; a local server has none until it is given one (test files run in
+      // parallel: a concurrent CREATE of it is fine).
+      await query(
+        `DO $$BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END$$`,
+      );
+      // The password is only for the emulator's login upstream; on RDS the grant makes a token the
+      // only way in.
+      await query(`CREATE USER ${quotePg(user)} PASSWORD '${UPSTREAM_PASSWORD}'`);
+      if (iam) await query(`GRANT rds_iam TO ${quotePg(user)}`);
       if (ownDatabase) {
         await query(`CREATE DATABASE ${quotePg(user)} OWNER ${quotePg(user)}`);
         database = user;
@@ -51,7 +68,11 @@ export async function createIamUser(
       return;
     }
     for (const host of ['%', 'localhost']) {
-      await query(`CREATE USER '${user}'@'${host}' IDENTIFIED BY '${UPSTREAM_PASSWORD}'`);
+      await query(
+        iam
+          ? `CREATE USER '${user}'@'${host}'`
+          : `CREATE USER '${user}'@'${host}' IDENTIFIED BY '${UPSTREAM_PASSWORD}'`,
+      );
     }
     if (ownDatabase) {
       await query(`CREATE DATABASE ${quoteMy(user)}`);

@@ -53,7 +53,11 @@ const USAGE_CODES = new Set([
 export function exitCodeOf(err: unknown): number {
   if (err instanceof UsageError) return EXIT.USAGE;
   if (err instanceof CliError) return err.exitCode;
-  if (err instanceof RdsIamError) return USAGE_CODES.has(err.code) ? EXIT.USAGE : EXIT.NO_TOKEN;
+  if (err instanceof RdsIamError) {
+    // Every policy error is bad input: a document IAM would refuse, or a malformed context value.
+    const usage = USAGE_CODES.has(err.code) || err.code.startsWith('ERR_POLICY_');
+    return usage ? EXIT.USAGE : EXIT.NO_TOKEN;
+  }
   return EXIT.FAILED;
 }
 

@@ -10,8 +10,8 @@
  */
 export { COMMANDS, main, processIo } from './cli.js';
 export type { Command } from './command.js';
-export { explainRejection } from './commands/doctor.js';
 export { dbUserArn, partitionOf, policyDocument } from './commands/policy-target.js';
 export { buildUrl } from './commands/url.js';
+export { explainRejection } from './doctor/login.js';
 export { EXIT } from './errors.js';
 export { colorEnabled, type Io, type Output } from './io.js';

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parsePolicyDocument, RdsIamError } from '@rds-iam/core';
+import { parsePolicyDocument } from '@rds-iam/policy';
 import { UsageError } from './errors.js';
 import { type Io, readStdin } from './io.js';
 
@@ -16,7 +16,7 @@ const MAX_POLICY_BYTES = 1_048_576;
 
 /**
  * Reads and validates each `--policy-file` (`-` is standard input, once). A missing file is a usage
- * error; a malformed document keeps core's `ERR_POLICY_*` code, with the file named in the message.
+ * error; a malformed document throws the policy package's `ERR_POLICY_*` error, naming the file.
  */
 export async function readPolicyFiles(paths: readonly string[], io: Io): Promise<PolicyFiles> {
   if (paths.filter((p) => p === '-').length > 1) {
@@ -40,12 +40,7 @@ export async function readPolicyFiles(paths: readonly string[], io: Io): Promise
       if (err instanceof UsageError) throw err;
       throw new UsageError(`cannot read --policy-file ${path}: ${(err as Error).message}`);
     }
-    try {
-      documents.push(parsePolicyDocument(text));
-    } catch (err) {
-      if (!(err instanceof RdsIamError)) throw err;
-      throw new RdsIamError(err.code, err.message.replace(/^policy 0( is|:| has)/, `${name}$1`));
-    }
+    documents.push(parsePolicyDocument(text, { name }));
     names.push(name);
   }
   return { names, documents };

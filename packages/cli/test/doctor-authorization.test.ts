@@ -44,7 +44,11 @@ const simulationXml = (
             ? ''
             : '<member><SourcePolicyId>rds-connect</SourcePolicyId><SourcePolicyType>IAM Policy</SourcePolicyType></member>'
         }</MatchedStatements>
-        <MissingContextValues/>
+        <MissingContextValues/>${
+          resource.includes(':dbuser:db-SCP/')
+            ? '<OrganizationsDecisionDetail><AllowedByOrganizations>false</AllowedByOrganizations></OrganizationsDecisionDetail>'
+            : ''
+        }
       </member>
     </EvaluationResults>
   </SimulatePrincipalPolicyResult>
@@ -57,6 +61,14 @@ const accessDeniedXml = `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/201
 </ErrorResponse>`;
 
 beforeAll(assertBuilt);
+
+/** A policy file with one statement allowing rds-db:connect, with `statement`'s elements. */
+function allowFile(name: string, statement: Record<string, unknown>): string {
+  const file = join(scratchDir(), name);
+  const allow = { Effect: 'Allow', Action: 'rds-db:connect', ...statement };
+  writeFileSync(file, JSON.stringify({ Version: '2012-10-17', Statement: [allow] }));
+  return file;
+}
 afterAll(removeScratch);
 
 describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', () => {
@@ -79,7 +91,7 @@ describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', 
         const resource = params.get('ResourceArns.member.1') ?? '';
         const decision = resource.includes(':dbuser:db-ALLOWED/')
           ? 'allowed'
-          : resource.includes(':dbuser:db-DENIED/')
+          : resource.includes(':dbuser:db-DENIED/') || resource.includes(':dbuser:db-SCP/')
             ? 'explicitDeny'
             : 'implicitDeny';
         return { xml: simulationXml(resource, decision) };
@@ -156,6 +168,12 @@ describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', 
     expect(c.fix).toContain('a Deny statement');
   });
 
+  it('names a service control policy when the organization is what denies', async () => {
+    const c = check((await doctor('db-SCP')).stdout, 'authorization');
+    expect(c.status).toBe('fail');
+    expect(c.detail).toContain('; denied by a service control policy of the organization');
+  });
+
   it('says clearly when the caller may not call the simulator', async () => {
     const c = check(
       (await doctor('db-ALLOWED', { AWS_ACCESS_KEY_ID: NO_SIMULATOR_KEY })).stdout,
@@ -169,20 +187,9 @@ describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', 
   });
 
   it('with --policy-file: evaluated locally, no AWS call, the nearest miss names the resource id', async () => {
-    const file = join(scratchDir(), 'policy.json');
-    writeFileSync(
-      file,
-      JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Action: 'rds-db:connect',
-            Resource: `arn:aws:rds-db:eu-west-1:${ACCOUNT}:dbuser:db-WRONG/app`,
-          },
-        ],
-      }),
-    );
+    const file = allowFile('policy.json', {
+      Resource: `arn:aws:rds-db:eu-west-1:${ACCOUNT}:dbuser:db-WRONG/app`,
+    });
     const before = api.requests.length;
     const r = await doctor('db-RIGHT', {}, ['--account', ACCOUNT, '--policy-file', file]);
     const c = check(r.stdout, 'authorization');
@@ -195,6 +202,44 @@ describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', 
     expect(c.causes?.[0]).toContain('never the instance name');
   });
 
+  it('with --policy-file and a conditional policy: --source-ip decides, without it the check warns', async () => {
+    const file = allowFile('office.json', {
+      Resource: '*',
+      Condition: { IpAddress: { 'aws:SourceIp': '10.0.0.0/8' } },
+    });
+    const args = ['--account', ACCOUNT, '--policy-file', file];
+    const unknown = check((await doctor('db-RIGHT', {}, args)).stdout, 'authorization');
+    expect(unknown.status).toBe('warn');
+    expect(unknown.detail).toMatch(/^undetermined: .* depending on aws:SourceIp/);
+    expect(unknown.fix).toBe('give aws:SourceIp with --context KEY=VALUE to decide');
+    const inside = check(
+      (await doctor('db-RIGHT', {}, [...args, '--source-ip', '10.2.3.4'])).stdout,
+      'authorization',
+    );
+    expect(inside.status).toBe('pass');
+    const outside = check(
+      (await doctor('db-RIGHT', {}, [...args, '--source-ip', '192.0.2.1'])).stdout,
+      'authorization',
+    );
+    expect(outside.status).toBe('fail');
+    expect(outside.detail).toContain('only when its condition holds, and it does not: IpAddress');
+  });
+
+  it('passes the context to the simulator with IAM types', async () => {
+    await doctor('db-ALLOWED', {}, ['--source-ip', '10.2.3.4', '--principal-tag', 'team=db']);
+    const sim = api.requests.findLast((p) => p.get('Action') === 'SimulatePrincipalPolicy');
+    const entries = new Map<string, [string | null, string | null]>();
+    for (let i = 1; sim?.get(`ContextEntries.member.${i}.ContextKeyName`); i++) {
+      entries.set(sim.get(`ContextEntries.member.${i}.ContextKeyName`) ?? '', [
+        sim.get(`ContextEntries.member.${i}.ContextKeyValues.member.1`),
+        sim.get(`ContextEntries.member.${i}.ContextKeyType`),
+      ]);
+    }
+    expect(entries.get('aws:SourceIp')).toEqual(['10.2.3.4', 'ip']);
+    expect(entries.get('aws:PrincipalTag/team')).toEqual(['db', 'string']);
+    expect(entries.get('aws:RequestedRegion')).toEqual(['eu-west-1', 'string']);
+  });
+
   it('usage errors: --policy-file without --account, an instance name as --resource-id', async () => {
     const noAccount = await doctor('db-RIGHT', {}, ['--policy-file', 'x.json']);
     expect(noAccount.code).toBe(2);
@@ -202,5 +247,10 @@ describe('rds-iam doctor: authorization against a loopback STS + IAM stand-in', 
     const name = await doctor('orders-db');
     expect(name.code).toBe(2);
     expect(name.stderr).toContain('--resource-id must look like db-XXXX');
+    const before = api.requests.length;
+    const badContext = await doctor('db-ALLOWED', {}, ['--time', 'soon']);
+    expect(badContext.code).toBe(2);
+    expect(badContext.stderr).toContain('aws:CurrentTime "soon" is not a date');
+    expect(api.requests.length).toBe(before);
   });
 });

@@ -7,6 +7,7 @@ import {
   BIN,
   cleanEnv,
   DEMO_ENV,
+  pgIamUserSql,
   rdsIam,
   removeScratch,
   upstreamFor,
@@ -60,11 +61,7 @@ describe.skipIf(!upstream)('rds-iam emulator', () => {
   beforeAll(async () => {
     assertBuilt();
     if (upstream) {
-      await adminSql(
-        'postgres',
-        upstream,
-        `DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${USER}') THEN CREATE ROLE ${USER} LOGIN; END IF; END$$`,
-      );
+      await adminSql('postgres', upstream, pgIamUserSql(USER));
     }
   });
   afterEach(() => {

@@ -196,6 +196,17 @@ export function check(
   return found;
 }
 
+/**
+ * PostgreSQL SQL that makes `user` an IAM user as the seed does (`CREATE USER`, `GRANT rds_iam`), when
+ * it is not one yet. RDS has the rds_iam role; a local server gets it here.
+ */
+export function pgIamUserSql(user: string): string {
+  // Test files run in parallel: a concurrent CREATE of the same role is not an error here.
+  const create = (sql: string) =>
+    `DO $$BEGIN ${sql}; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END$$`;
+  return `${create('CREATE ROLE rds_iam NOLOGIN')}; ${create(`CREATE USER ${user}`)}; GRANT rds_iam TO ${user}`;
+}
+
 /** Runs SQL as the upstream's administrator through the native client; throws on failure. */
 export async function adminSql(
   engine: 'postgres' | 'mysql',

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: IAM writes its policy variables as ${key}, and these tests quote them.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,7 +22,9 @@ interface Decision {
   user: string;
   decidedBy?: { policy: number; statement: number; sid?: string };
   nearestMiss?: { differs: string[]; explanation: string };
-  unevaluated: { needs: string[] }[];
+  determined: boolean;
+  missingContext: string[];
+  ifAbsent?: string;
   results?: { user: string; decision: string }[];
 }
 
@@ -113,19 +116,150 @@ describe.concurrent('rds-iam policy check', () => {
     ]);
   });
 
-  it('a Condition is reported on stderr and does not allow', async () => {
-    const file = policyFile({
-      Statement: {
-        Effect: 'Allow',
+  const officeOnly = {
+    Version: '2012-10-17',
+    Statement: [
+      { Effect: 'Allow', Action: 'rds-db:connect', Resource: '*' },
+      {
+        Sid: 'OfficeOnly',
+        Effect: 'Deny',
         Action: 'rds-db:connect',
-        Resource: ARN,
-        Condition: { IpAddress: { 'aws:SourceIp': '203.0.113.0/24' } },
+        Resource: '*',
+        Condition: { NotIpAddress: { 'aws:SourceIp': '10.0.0.0/8' } },
       },
-    });
-    const r = await rdsIam(['policy', 'check', '--policy-file', file, ...TARGET, '--user', 'app']);
+    ],
+  };
+
+  it('a conditional Deny without its key: undetermined, never allow, on stderr in text and --json', async () => {
+    const file = policyFile(officeOnly);
+    const args = ['policy', 'check', '--policy-file', file, ...TARGET, '--user', 'app'];
+    const text = await rdsIam(args);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(
+      /^undetermined: rds-db:connect on .* depends on aws:SourceIp, which the request did not carry; at best explicit-deny\n/,
+    );
+    expect(text.stdout).toContain('if the request has no aws:SourceIp: explicit-deny');
+    expect(text.stderr).toContain(
+      'depends on aws:SourceIp, which the request did not carry: it is not an allow; give it with --context KEY=VALUE',
+    );
+    const r = await rdsIam([...args, '--json']);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^implicit-deny: /);
-    expect(r.stderr).toContain('depends on aws:SourceIp, which cannot be evaluated locally');
+    expect(json<Decision>(r.stdout)).toMatchObject({
+      decision: 'explicit-deny',
+      determined: false,
+      missingContext: ['aws:SourceIp'],
+      ifAbsent: 'explicit-deny',
+    });
+    expect(r.stderr).toContain('depends on aws:SourceIp');
+  });
+
+  it('--source-ip decides it: inside the range allow, outside explicit-deny naming the Sid', async () => {
+    const file = policyFile(officeOnly);
+    const args = ['policy', 'check', '--policy-file', file, ...TARGET, '--user', 'app'];
+    const inside = await rdsIam([...args, '--source-ip', '10.1.2.3']);
+    expect(inside.code).toBe(0);
+    expect(inside.stderr).toBe('');
+    expect(inside.stdout).toMatch(/^allow: /);
+    const outside = await rdsIam([...args, '--json', '--context', 'aws:SourceIp=192.0.2.1']);
+    expect(outside.code).toBe(1);
+    expect(json<Decision>(outside.stdout)).toMatchObject({
+      decision: 'explicit-deny',
+      determined: true,
+      decidedBy: { statement: 1, sid: 'OfficeOnly' },
+    });
+  });
+
+  it('an attribute-based policy: ${aws:PrincipalTag/dbuser} from --principal-tag, ${aws:username} from --principal-arn', async () => {
+    const file = policyFile({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'rds-db:connect',
+          Resource: [
+            'arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-XYZ/${aws:PrincipalTag/dbuser}',
+            'arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-XYZ/${aws:username}',
+          ],
+        },
+      ],
+    });
+    const base = ['policy', 'check', '--policy-file', file, ...TARGET, '--user', 'app'];
+    const role = 'arn:aws:sts::123456789012:assumed-role/app-role/i-0abc';
+    const tagged = await rdsIam([
+      ...base,
+      '--principal-arn',
+      role,
+      '--principal-tag',
+      'dbuser=app',
+    ]);
+    expect(tagged.code).toBe(0);
+    expect(tagged.stdout).toMatch(/^allow: /);
+    const other = await rdsIam([...base, '--principal-arn', role, '--principal-tag', 'dbuser=ops']);
+    expect(other.code).toBe(1);
+    expect(other.stdout).toContain(
+      '(here arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-XYZ/ops), the login needs arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-XYZ/app: the user differs',
+    );
+    const user = await rdsIam([...base, '--principal-arn', 'arn:aws:iam::123456789012:user/app']);
+    expect(user.code).toBe(0);
+    const nobody = await rdsIam(base);
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr).toContain('depends on aws:PrincipalTag/dbuser, aws:username');
+  });
+
+  it('--time and the region: a DateGreaterThan Deny and a StringNotEquals aws:RequestedRegion Deny', async () => {
+    const file = policyFile({
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 'rds-db:connect', Resource: '*' },
+        {
+          Effect: 'Deny',
+          Action: 'rds-db:connect',
+          Resource: '*',
+          Condition: { DateGreaterThan: { 'aws:CurrentTime': '2030-01-01T00:00:00Z' } },
+        },
+        {
+          Effect: 'Deny',
+          Action: 'rds-db:connect',
+          Resource: '*',
+          Condition: { StringNotEquals: { 'aws:RequestedRegion': 'eu-west-1' } },
+        },
+      ],
+    });
+    const args = ['policy', 'check', '--json', '--policy-file', file, ...TARGET, '--user', 'app'];
+    expect((await rdsIam([...args, '--time', '2029-12-31T00:00:00Z'])).code).toBe(0);
+    const late = await rdsIam([...args, '--time', '1893456001']);
+    expect(json<Decision>(late.stdout)).toMatchObject({
+      decision: 'explicit-deny',
+      decidedBy: { statement: 1 },
+    });
+    const elsewhere = await rdsIam([
+      ...args,
+      '--time',
+      'now',
+      '--context',
+      'aws:RequestedRegion=us-east-1',
+    ]);
+    expect(json<Decision>(elsewhere.stdout)).toMatchObject({
+      decision: 'explicit-deny',
+      decidedBy: { statement: 2 },
+    });
+  });
+
+  it('a malformed context value or a document IAM refuses is bad input, exit 2 with its code', async () => {
+    const file = policyFile(officeOnly);
+    const args = ['policy', 'check', '--json', '--policy-file', file, ...TARGET, '--user', 'app'];
+    const ip = await rdsIam([...args, '--source-ip', 'office']);
+    expect(ip.code).toBe(2);
+    expect(json<{ error: { code: string } }>(ip.stdout).error.code).toBe('ERR_POLICY_CONTEXT');
+    const noEquals = await rdsIam([...args, '--context', 'aws:SourceIp']);
+    expect(noEquals.code).toBe(2);
+    const typo = policyFile({
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 'rds-db:connect', Resource: '*', Condtion: {} }],
+    });
+    const r = await rdsIam(['policy', 'check', '--policy-file', typo, ...TARGET, '--user', 'app']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown element "Condtion" (did you mean "Condition"?)');
   });
 
   it('bad input is exit 2: a malformed policy (with its code), a missing file, no --policy-file', async () => {
@@ -142,7 +276,7 @@ describe.concurrent('rds-iam policy check', () => {
     ]);
     expect(r.code).toBe(2);
     expect(json<{ error: { code: string } }>(r.stdout).error.code).toBe('ERR_POLICY_INVALID');
-    expect(r.stderr).toContain(`${bad}: Statement[0] has "Effect" "Permit"`);
+    expect(r.stderr).toContain(`${bad} Statement[0]: has "Effect" "Permit"`);
     const notJson = await rdsIam(
       ['policy', 'check', '--policy-file', '-', ...TARGET, '--user', 'app'],
       {

@@ -10,6 +10,7 @@ import {
   closedPort,
   DEMO_ENV,
   json,
+  pgIamUserSql,
   postgresOffersTls,
   rdsIam,
   readRecord,
@@ -46,11 +47,7 @@ describe.skipIf(!upstream)('PostgreSQL behind the emulator', () => {
   beforeAll(async () => {
     assertBuilt();
     if (!upstream) return;
-    await adminSql(
-      'postgres',
-      upstream,
-      `DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${USER}') THEN CREATE ROLE ${USER} LOGIN; END IF; END$$`,
-    );
+    await adminSql('postgres', upstream, pgIamUserSql(USER));
     [plain, named] = await Promise.all([
       startEmulator({ engine: 'postgres', upstream: upstream.url }),
       startEmulator({

@@ -41,7 +41,21 @@ export type RdsIamErrorCode =
   /** An IAM policy document has no `Statement` (or an empty one). */
   | 'ERR_POLICY_NO_STATEMENT'
   /** An IAM policy document is malformed: unknown `Effect`, wrong types, `Action` and `NotAction` together (the message names it). */
-  | 'ERR_POLICY_INVALID';
+  | 'ERR_POLICY_INVALID'
+  /** An IAM policy document has an element IAM does not know (`"Condtion"`, a key next to `Statement`). */
+  | 'ERR_POLICY_UNKNOWN_ELEMENT'
+  /** An `Action` / `NotAction` entry is neither `*` nor `vendor:action` (`rds-db:connect`). */
+  | 'ERR_POLICY_ACTION'
+  /** A `Resource` / `NotResource` entry is neither `*` nor an ARN. */
+  | 'ERR_POLICY_RESOURCE'
+  /** A `Sid` has characters other than A-Z, a-z and 0-9, or repeats another statement's. */
+  | 'ERR_POLICY_SID'
+  /** A `Condition` names an operator IAM does not have (`StringEqual`, `NullIfExists`). */
+  | 'ERR_POLICY_CONDITION_OPERATOR'
+  /** A `Condition` value does not fit its operator: a date, number, boolean, IP range or base64 text. */
+  | 'ERR_POLICY_CONDITION_VALUE'
+  /** A request context key or value given for an evaluation is malformed (`--context`, `principal`). */
+  | 'ERR_POLICY_CONTEXT';
 
 /** Options of {@link RdsIamError}. */
 export interface RdsIamErrorOptions {

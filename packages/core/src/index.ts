@@ -47,21 +47,6 @@ export {
   mariadbIamStream,
 } from './mariadb.js';
 export { DEFAULT_PORTS, type Engine, type TokenProviderOptions } from './options.js';
-export {
-  type DbUserArnPart,
-  type DbUserArnParts,
-  dbUserArn,
-  type EvaluatePoliciesOptions,
-  evaluatePolicies,
-  type PolicyDecision,
-  type PolicyEvaluation,
-  type PolicyInput,
-  type PolicyNearestMiss,
-  type PolicyRequest,
-  type PolicyStatementRef,
-  parsePolicyDocument,
-  type UnevaluatedStatement,
-} from './policy.js';
 export { createTokenProvider, type TokenInfo, type TokenProvider } from './provider.js';
 export { redact } from './redact.js';
 export { isAuthRejection, isTlsRequiredRefusal } from './rejection.js';

@@ -104,6 +104,17 @@ async function tlsRelay() {
   };
 }
 
+// The emulator is as strict as RDS: it asks upstream whether the login user is a member of rds_iam
+// (a superuser is a member of every role that exists). RDS has the role; a local server gets it here.
+{
+  const admin = new pg.Client(PG);
+  await admin.connect();
+  await admin
+    .query('CREATE ROLE rds_iam NOLOGIN')
+    .catch((err) => (['42710', '23505'].includes(err.code) ? undefined : Promise.reject(err)));
+  await admin.end();
+}
+
 const emuTls = await startEmulator({
   engine: 'postgres',
   upstream: `postgres://${PG.host}:${PG.port}`,

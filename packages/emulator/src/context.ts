@@ -19,8 +19,8 @@ export interface ConnectionContext {
   /** When true, a login whose password arrived without TLS is rejected (reason `tls-required`). */
   readonly requireTls: boolean;
   /**
-   * When true, an accepted token's user must be one RDS takes tokens from, or the login is refused as
-   * RDS refuses it (reason `not-iam-user`). PostgreSQL: a member of `rds_iam` upstream, checked in
+   * When true (the emulator's default, unless `allowNonIamUsers`), an accepted token's user must be
+   * one RDS takes tokens from, or the login is refused as RDS refuses it (reason `not-iam-user`). PostgreSQL: a member of `rds_iam` upstream, checked in
    * the upstream session before the client gets AuthenticationOk. MySQL with trust upstream: a user
    * upstream lets in without a password.
    */
@@ -29,9 +29,10 @@ export interface ConnectionContext {
   readonly upstream: UpstreamTarget;
   /**
    * Checks a token presented as the password of `user`. Synchronous and pure apart from reading the
-   * emulator's clock and its "reject next N" control. Never throws.
+   * emulator's clock and its "reject next N" control. Never throws. `client` is where the login came
+   * from, for the IAM policy's request context (`aws:SourceIp`, `aws:SecureTransport`).
    */
-  verify(token: string, user: string): VerifyResult;
+  verify(token: string, user: string, client?: LoginClient): VerifyResult;
   /** Called once per login attempt that reached a verdict (accepted or rejected). */
   onLogin(result: VerifyResult): void;
   /**
@@ -49,6 +50,20 @@ export interface ConnectionContext {
    * work (they destroy upstream sockets when the client socket closes).
    */
   trackSocket?(socket: Socket): void;
+}
+
+/**
+ * The client of one login as the front end sees it.
+ * @example
+ * ```ts
+ * const client: LoginClient = { address: socket.remoteAddress, tls: true };
+ * ```
+ */
+export interface LoginClient {
+  /** The client's address (`::ffff:`-prefixed IPv4 is read as IPv4). */
+  readonly address?: string | undefined;
+  /** Whether the password arrived over TLS. */
+  readonly tls: boolean;
 }
 
 /**

@@ -1,8 +1,21 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { dbUserArn, evaluatePolicies, parsePolicyDocument } from '@rds-iam/core';
+import {
+  dbUserArn,
+  evaluatePolicies,
+  normalizeSourceIp,
+  parsePolicyDocument,
+  principalContext,
+  type RequestContext,
+} from '@rds-iam/policy';
 import { type CertificateAuthorityPem, createCertificateAuthority } from './certificate.js';
-import type { ConnectionContext, RejectReason, UpstreamTarget, VerifyResult } from './context.js';
+import type {
+  ConnectionContext,
+  LoginClient,
+  RejectReason,
+  UpstreamTarget,
+  VerifyResult,
+} from './context.js';
 import { handleMysqlConnection } from './mysql.js';
 import { handlePostgresConnection } from './postgres.js';
 import {
@@ -94,11 +107,18 @@ export interface EmulatorOptions {
   /** Refuse logins without TLS (as RDS does for IAM users). Default true. */
   readonly requireTls?: boolean;
   /**
-   * Refuse a valid token for a user RDS would not take one from (reason `not-iam-user`). PostgreSQL:
-   * not a member of `rds_iam` upstream (`password authentication failed`): the seed's `GRANT rds_iam
-   * TO user` then matters. MySQL / MariaDB with a password-less upstream URL: a user the emulator
-   * cannot log in as without a password (it has one, or does not exist) gets RDS's 1045. Default
-   * false, so that existing upstream users keep logging in.
+   * Let in users RDS would not take a token from. By default the emulator is as strict as RDS and
+   * refuses a valid token for such a user (reason `not-iam-user`): PostgreSQL, a user that is not a
+   * member of `rds_iam` upstream (`password authentication failed`: the seed's `GRANT rds_iam TO
+   * user` matters); MySQL / MariaDB with a password-less upstream URL, a user the emulator cannot log
+   * in as without a password (it has one instead of the IAM plugin, or does not exist: RDS's 1045).
+   * `true` relaxes exactly that, for an upstream whose users are not set up as on RDS. Not checked
+   * when `upstream` names a user: every login then goes upstream as that one user.
+   */
+  readonly allowNonIamUsers?: boolean;
+  /**
+   * @deprecated The emulator requires the grant by default now. `false` is `allowNonIamUsers: true`;
+   * `true` changes nothing.
    */
   readonly requireIamGrant?: boolean;
   /** Initial clock offset in ms: the emulator's clock is `Date.now() + offset`. Default 0. */
@@ -436,22 +456,46 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   // The signature of each accepted verdict, until the front end reports it through onLogin.
   const acceptedSignatures = new WeakMap<VerifyResult, string>();
 
+  // The request context of a login, as IAM builds it: the client, the (offset) clock, TLS, the
+  // region, and the signing identity when the key says who it is. Anything else is absent.
+  const contextOf = (key: EmulatorCredentials, client: LoginClient | undefined): RequestContext => {
+    const t = now();
+    return {
+      'aws:CurrentTime': new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      'aws:EpochTime': String(Math.floor(t / 1000)),
+      'aws:RequestedRegion': region,
+      ...(client ? { 'aws:SecureTransport': String(client.tls) } : {}),
+      ...(client?.address ? { 'aws:SourceIp': normalizeSourceIp(client.address) } : {}),
+      ...(key.principal ? principalContext(key.principal.arn, key.principal.tags) : {}),
+    };
+  };
+
   // As on RDS, a valid token is not enough: the signing identity's policies must allow the login.
-  const authorize = (result: VerifyResult & { ok: true }): VerifyResult => {
+  const authorize = (
+    result: VerifyResult & { ok: true },
+    client: LoginClient | undefined,
+  ): VerifyResult => {
     const key = credentials.findLast((c) => c.accessKeyId === result.accessKeyId);
     if (key?.policies === undefined) return result;
-    const decision = evaluatePolicies(key.policies, { resource: arnOf(result.user) });
+    const decision = evaluatePolicies(key.policies, {
+      resource: arnOf(result.user),
+      context: contextOf(key, client),
+      missing: 'absent',
+    });
     if (decision.decision === 'allow') return result;
     const why = decision.nearestMiss?.explanation ?? 'no statement allows it';
+    const absent = decision.missingContext.length
+      ? `; the login carried no ${decision.missingContext.join(', ')}${key.principal ? '' : ' (give the key a principal: its ARN and tags fill aws:username, aws:PrincipalTag/...)'}`
+      : '';
     return {
       ok: false,
       user: result.user,
       reason: 'not-authorized',
-      detail: `${decision.decision} for rds-db:connect on ${decision.resource}: ${why}`,
+      detail: `${decision.decision} for rds-db:connect on ${decision.resource}: ${why}${absent}`,
     };
   };
 
-  const verify = (token: string, user: string): VerifyResult => {
+  const verify = (token: string, user: string, client?: LoginClient): VerifyResult => {
     if (rateLimit !== undefined) {
       const t = performance.now();
       while (loginTimes.length > 0 && t - (loginTimes[0] ?? 0) >= 1000) loginTimes.shift();
@@ -470,7 +514,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       return { ok: false, user, reason: 'injected', detail: 'rejected by rejectNextLogins()' };
     }
     const verified = verifier(token, user);
-    const result = verified.ok ? authorize(verified) : verified;
+    const result = verified.ok ? authorize(verified, client) : verified;
     if (result.ok) acceptedSignatures.set(result, signatureOf(token));
     return result;
   };
@@ -478,7 +522,12 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const ctx: ConnectionContext = {
     secureContext,
     requireTls,
-    requireIamGrant: options.requireIamGrant === true,
+    // With an upstream user override the login user does not exist upstream: there is no grant to
+    // check, and every login is that one upstream user.
+    requireIamGrant:
+      options.allowNonIamUsers !== true &&
+      options.requireIamGrant !== false &&
+      upstream.user === undefined,
     upstream,
     verify,
     onLogin(result) {
@@ -593,14 +642,22 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   };
 }
 
-/** Throws the core's `ERR_POLICY_*` error for a malformed policy of `c`, naming the key. */
+/**
+ * Throws the policy package's `ERR_POLICY_*` error for a malformed policy or principal of `c`, naming
+ * the key.
+ */
 function checkPolicies(c: EmulatorCredentials): void {
-  for (const [i, policy] of (c.policies ?? []).entries()) {
+  const named = (what: string, check: () => unknown) => {
     try {
-      parsePolicyDocument(policy);
+      check();
     } catch (err) {
-      if (err instanceof Error) err.message = `policies[${i}] of ${c.accessKeyId}: ${err.message}`;
+      if (err instanceof Error) err.message = `${what} of ${c.accessKeyId}: ${err.message}`;
       throw err;
     }
+  };
+  for (const [i, policy] of (c.policies ?? []).entries()) {
+    named(`policies[${i}]`, () => parsePolicyDocument(policy));
   }
+  const { principal } = c;
+  if (principal) named('principal', () => principalContext(principal.arn, principal.tags));
 }

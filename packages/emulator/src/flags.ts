@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { maskAccessKeyId, parsePolicyDocument, RdsIamError } from '@rds-iam/core';
+import { maskAccessKeyId } from '@rds-iam/core';
+import { parsePolicyDocument, principalContext } from '@rds-iam/policy';
 import type { CertificateAuthorityPem } from './certificate.js';
 import type { EmulatorEngine, EmulatorLogin, EmulatorOptions } from './emulator.js';
-import { DEMO_CREDENTIALS, type EmulatorCredentials } from './verify.js';
+import { DEMO_CREDENTIALS, type EmulatorCredentials, type EmulatorPrincipal } from './verify.js';
 
 /**
  * The command-line flags of the emulator, one definition for both `rds-iam-emulator` and
@@ -24,9 +25,12 @@ export const EMULATOR_FLAGS = {
   account: { type: 'string' },
   'resource-id': { type: 'string' },
   'policy-file': { type: 'string', multiple: true },
+  'principal-arn': { type: 'string' },
+  'principal-tag': { type: 'string', multiple: true },
   credentials: { type: 'string', multiple: true },
   'clock-offset': { type: 'string' },
   'no-tls-required': { type: 'boolean' },
+  'allow-non-iam-users': { type: 'boolean' },
   'require-iam-grant': { type: 'boolean' },
   'ca-file': { type: 'string' },
   'ca-key-file': { type: 'string' },
@@ -55,14 +59,20 @@ export const EMULATOR_FLAGS_HELP = `  --engine <postgres|mysql>   wire protocol 
   --resource-id <id>          resource id in that ARN (default db-EMULATOR0000000000000000)
   --policy-file <file>        an IAM policy the printed demo key must satisfy: logins it does not
                               allow are refused as RDS refuses them (repeat for several)
-  --credentials <id,secret[,session-token[,expiration]]>
-                              accept this key too (repeat for several); expiration is ISO 8601
+  --principal-arn <arn>       who the printed demo key belongs to (an IAM user, role or role session
+                              ARN): aws:PrincipalArn, aws:username, ... in the policy's context
+  --principal-tag <key=value> a tag of that principal: aws:PrincipalTag/key (repeat for several)
+  --credentials <id,secret[,session-token[,expiration]][,principal=ARN][,tag:KEY=VALUE][,policy=FILE]>
+                              accept this key too (repeat for several); expiration is ISO 8601;
+                              principal, tags and policy files are this key's (each repeatable)
   --clock-offset <duration>   the emulator's clock runs this far ahead (ms, or 90s, 16m, 2h;
                               behind with --clock-offset=-16m)
   --no-tls-required           accept logins without TLS (RDS never does)
-  --require-iam-grant         refuse users RDS takes no token from: PostgreSQL users without
-                              rds_iam upstream; MySQL users with a password (needs an upstream URL
-                              without one: an IAM user has none)
+  --allow-non-iam-users       let in users RDS takes no token from. By default they are refused as
+                              RDS refuses them: PostgreSQL users without GRANT rds_iam upstream;
+                              MySQL / MariaDB users with a password instead of the IAM plugin (with
+                              an upstream URL without password, as an IAM user has none)
+  --require-iam-grant         (the default now; accepted and ignored)
   --ca-file <path>            where to write the CA certificate clients trust
                               (default: <tmpdir>/rds-iam-emulator-ca-<port>.pem)
   --ca-key-file <path>        keep the CA across restarts (needs --ca-file): if both files exist,
@@ -85,9 +95,12 @@ export interface EmulatorFlagValues {
   account?: string | undefined;
   'resource-id'?: string | undefined;
   'policy-file'?: string[] | undefined;
+  'principal-arn'?: string | undefined;
+  'principal-tag'?: string[] | undefined;
   credentials?: string[] | undefined;
   'clock-offset'?: string | undefined;
   'no-tls-required'?: boolean | undefined;
+  'allow-non-iam-users'?: boolean | undefined;
   'require-iam-grant'?: boolean | undefined;
   'ca-file'?: string | undefined;
   'ca-key-file'?: string | undefined;
@@ -131,7 +144,7 @@ export interface ResolvedEmulatorFlags {
 
 /**
  * Validates the flags and turns them into `startEmulator` options. Reads `--policy-file` and an
- * existing CA; throws {@link EmulatorUsageError} (bad value, unreadable file) or core's
+ * existing CA; throws {@link EmulatorUsageError} (bad value, unreadable file) or the
  * `ERR_POLICY_*` error (malformed policy) before anything listens.
  * @example
  * ```ts
@@ -169,8 +182,15 @@ export function resolveEmulatorFlags(values: EmulatorFlagValues): ResolvedEmulat
     );
   }
   const policies = (values['policy-file'] ?? []).map((path) => readPolicy(path));
-  const printedCredentials: EmulatorCredentials =
-    policies.length > 0 ? { ...DEMO_CREDENTIALS, policies } : DEMO_CREDENTIALS;
+  const principal = principalFlags(
+    values['principal-arn'],
+    (values['principal-tag'] ?? []).map((t) => tagFlag(t, '--principal-tag')),
+  );
+  const printedCredentials: EmulatorCredentials = {
+    ...DEMO_CREDENTIALS,
+    ...(policies.length > 0 ? { policies } : {}),
+    ...(principal ? { principal } : {}),
+  };
   const extra = (values.credentials ?? []).map(credentialsFlag);
   const clockOffsetMs =
     values['clock-offset'] === undefined ? undefined : durationFlag(values['clock-offset']);
@@ -198,7 +218,7 @@ export function resolveEmulatorFlags(values: EmulatorFlagValues): ResolvedEmulat
       upstream,
       port,
       requireTls: !values['no-tls-required'],
-      ...(values['require-iam-grant'] ? { requireIamGrant: true } : {}),
+      ...(values['allow-non-iam-users'] ? { allowNonIamUsers: true } : {}),
       credentials: [printedCredentials, ...extra],
       ...(values.host !== undefined ? { host: values.host } : {}),
       ...(values.endpoint !== undefined ? { endpoint: endpointFlag(values.endpoint) } : {}),
@@ -259,9 +279,17 @@ function endpointFlag(value: string): { host: string; port?: number } {
 }
 
 function credentialsFlag(value: string): EmulatorCredentials {
-  const [accessKeyId, secretAccessKey, sessionToken, expiration] = value
-    .split(',')
-    .map((p) => p.trim());
+  const fields = value.split(',').map((p) => p.trim());
+  // Named fields (principal=, tag:, policy=) may follow the positional ones, in any order.
+  const named = (f: string) => /^(principal=|tag:|policy=)/.test(f);
+  const [accessKeyId, secretAccessKey, sessionToken, expiration] = fields.filter((f) => !named(f));
+  const arns = fields.filter((f) => f.startsWith('principal=')).map((f) => f.slice(10));
+  const tags = fields
+    .filter((f) => f.startsWith('tag:'))
+    .map((f) => tagFlag(f.slice(4), '--credentials tag:'));
+  const policies = fields.filter((f) => f.startsWith('policy=')).map((f) => readPolicy(f.slice(7)));
+  if (arns.length > 1) throw new EmulatorUsageError('--credentials: one principal= per key');
+  const principal = principalFlags(arns[0], tags);
   if (!accessKeyId || !secretAccessKey || !/^[A-Z0-9]{16,128}$/.test(accessKeyId)) {
     throw new EmulatorUsageError(
       `--credentials ${accessKeyId ? `${maskAccessKeyId(accessKeyId)},...` : '(empty)'}: expected ACCESS_KEY_ID,SECRET[,SESSION_TOKEN[,EXPIRATION]]`,
@@ -278,7 +306,35 @@ function credentialsFlag(value: string): EmulatorCredentials {
     secretAccessKey,
     ...(sessionToken ? { sessionToken } : {}),
     ...(expires ? { expiration: expires } : {}),
+    ...(policies.length > 0 ? { policies } : {}),
+    ...(principal ? { principal } : {}),
   };
+}
+
+function tagFlag(value: string, flag: string): [string, string] {
+  const at = value.indexOf('=');
+  if (at <= 0) throw new EmulatorUsageError(`${flag} ${value}: expected KEY=VALUE`);
+  return [value.slice(0, at), value.slice(at + 1)];
+}
+
+/** A principal from its flags; tags without an ARN are refused (a tag belongs to an identity). */
+function principalFlags(
+  arn: string | undefined,
+  tags: [string, string][],
+): EmulatorPrincipal | undefined {
+  if (arn === undefined) {
+    if (tags.length > 0) {
+      throw new EmulatorUsageError('a principal tag needs the principal: --principal-arn <arn>');
+    }
+    return undefined;
+  }
+  const principal = { arn, ...(tags.length > 0 ? { tags: Object.fromEntries(tags) } : {}) };
+  try {
+    principalContext(principal.arn, principal.tags);
+  } catch (err) {
+    throw new EmulatorUsageError(err instanceof Error ? err.message : String(err));
+  }
+  return principal;
 }
 
 const UNITS: Record<string, number> = { '': 1, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
@@ -295,15 +351,7 @@ function durationFlag(value: string): number {
 
 function readPolicy(path: string): string {
   const text = readText(path, '--policy-file');
-  try {
-    parsePolicyDocument(text);
-  } catch (err) {
-    if (!(err instanceof RdsIamError)) throw err;
-    throw new RdsIamError(
-      err.code,
-      `--policy-file ${path}: ${err.message.replace(/^policy 0:? ?/, '')}`,
-    );
-  }
+  parsePolicyDocument(text, { name: `--policy-file ${path}` });
   return text;
 }
 

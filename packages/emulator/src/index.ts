@@ -51,6 +51,7 @@ export {
   createVerifier,
   DEMO_CREDENTIALS,
   type EmulatorCredentials,
+  type EmulatorPrincipal,
   type EndpointAddress,
   MAX_CLOCK_SKEW_MS,
   MAX_TOKEN_LIFETIME_S,

@@ -387,7 +387,7 @@ class MysqlConnection {
 
     let verdict: VerifyResult;
     try {
-      verdict = ctx.verify(token, user);
+      verdict = ctx.verify(token, user, { address: this.#raw.remoteAddress, tls: this.#tls });
     } catch (err) {
       // The contract says verify never throws; if it does, refuse rather than crash or let in.
       verdict = { ok: false, user, reason: 'malformed', detail: `verifier failed: ${String(err)}` };

@@ -393,7 +393,10 @@ class PostgresSession {
     const token = body.toString('utf8', 0, end);
     let result: VerifyResult;
     try {
-      result = this.#ctx.verify(token, this.#user);
+      result = this.#ctx.verify(token, this.#user, {
+        address: this.#raw.remoteAddress,
+        tls: this.#tls,
+      });
     } catch {
       result = { ok: false, user: this.#user, reason: 'malformed', detail: 'verification failed' };
     }

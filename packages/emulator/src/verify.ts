@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { PolicyInput } from '@rds-iam/core';
+import type { PolicyInput } from '@rds-iam/policy';
 import type { RejectReason, VerifyResult } from './context.js';
 import {
   canonicalPresignedRequest,
@@ -44,6 +44,33 @@ export interface EmulatorCredentials {
    * ```
    */
   readonly policies?: readonly PolicyInput[];
+  /**
+   * Who this key belongs to, for the request context `policies` are evaluated with, as IAM derives it
+   * from the signing identity: `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:PrincipalType`,
+   * `aws:username` (an IAM user's ARN) and `aws:PrincipalTag/KEY` for each tag. Without it those keys
+   * are absent from the request, so `${aws:username}` in a policy matches nothing.
+   * @example
+   * ```ts
+   * emulator.addCredentials({
+   *   ...DEMO_CREDENTIALS,
+   *   policies: [abacPolicy],
+   *   principal: { arn: 'arn:aws:iam::123456789012:role/app', tags: { dbuser: 'app' } },
+   * });
+   * ```
+   */
+  readonly principal?: EmulatorPrincipal;
+}
+
+/**
+ * The IAM identity behind an emulator key: a user, role or role session ARN, and its tags.
+ * @example
+ * ```ts
+ * const principal: EmulatorPrincipal = { arn: 'arn:aws:iam::123456789012:user/alice', tags: { team: 'db' } };
+ * ```
+ */
+export interface EmulatorPrincipal {
+  readonly arn: string;
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /**

@@ -98,12 +98,61 @@ describe('resolveEmulatorFlags: one definition for both commands', () => {
       { accessKeyId: 'AKIAEXAMPLE000000002', secretAccessKey: 's2' },
     ]);
     expect(resolveEmulatorFlags({ 'clock-offset': '90s' }).options.clockOffsetMs).toBe(90_000);
-    expect(resolveEmulatorFlags({ 'require-iam-grant': true }).options.requireIamGrant).toBe(true);
-    expect(resolveEmulatorFlags({}).options).not.toHaveProperty('requireIamGrant');
+    // Strict as RDS by default; the opt-out says what it relaxes; the old flag is accepted and ignored.
+    expect(resolveEmulatorFlags({}).options).not.toHaveProperty('allowNonIamUsers');
+    expect(resolveEmulatorFlags({ 'allow-non-iam-users': true }).options.allowNonIamUsers).toBe(
+      true,
+    );
+    expect(resolveEmulatorFlags({ 'require-iam-grant': true }).options).not.toHaveProperty(
+      'allowNonIamUsers',
+    );
     expect(resolveEmulatorFlags({ 'clock-offset': '1500' }).options.clockOffsetMs).toBe(1500);
   });
 
+  it('a principal and tags for the demo key and for --credentials keys, with their own policy files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'emu-flags-'));
+    const policy = join(dir, 'p.json');
+    writeFileSync(
+      policy,
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: { Effect: 'Allow', Action: 'rds-db:connect', Resource: '*' },
+      }),
+    );
+    try {
+      const flags = resolveEmulatorFlags({
+        'principal-arn': 'arn:aws:iam::123456789012:user/alice',
+        'principal-tag': ['team=db'],
+        credentials: [
+          `AKIAEXAMPLE000000002,s2,principal=arn:aws:sts::123456789012:assumed-role/app/s,tag:dbuser=app,tag:env=prod,policy=${policy}`,
+        ],
+      });
+      expect(flags.printedCredentials.principal).toEqual({
+        arn: 'arn:aws:iam::123456789012:user/alice',
+        tags: { team: 'db' },
+      });
+      expect(flags.options.credentials?.[1]).toMatchObject({
+        accessKeyId: 'AKIAEXAMPLE000000002',
+        secretAccessKey: 's2',
+        principal: {
+          arn: 'arn:aws:sts::123456789012:assumed-role/app/s',
+          tags: { dbuser: 'app', env: 'prod' },
+        },
+        policies: [expect.stringContaining('rds-db:connect')],
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it.each([
+    [{ 'principal-tag': ['team=db'] }, /needs the principal: --principal-arn/],
+    [{ 'principal-arn': 'alice' }, /is not the ARN of an IAM user/],
+    [
+      { 'principal-arn': 'arn:aws:iam::123456789012:user/a', 'principal-tag': ['team'] },
+      /expected KEY=VALUE/,
+    ],
+    [{ credentials: ['AKIAEXAMPLE000000001,s,principal=a,principal=b'] }, /one principal= per key/],
     [{ engine: 'oracle' }, /--engine must be postgres or mysql \(got 'oracle'\)/],
     [{ account: '1234' }, /--account 1234: expected a 12-digit/],
     [{ 'resource-id': 'orders-db' }, /not the instance name/],

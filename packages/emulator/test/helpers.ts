@@ -62,10 +62,19 @@ export async function adminQuery(sql: string): Promise<pg.QueryResult> {
   }
 }
 
-/** Creates a throwaway login role; returns its name. */
-export async function createRole(prefix = 'emu'): Promise<string> {
+/**
+ * Creates a throwaway login role as the seed creates an IAM user (`CREATE USER`, `GRANT rds_iam`), so
+ * that the emulator, strict as RDS by default, takes tokens for it; `{ iam: false }` leaves out the
+ * grant. Returns its name.
+ */
+export async function createRole(prefix = 'emu', { iam = true } = {}): Promise<string> {
   const name = `${prefix}_${randomBytes(4).toString('hex')}`;
-  await adminQuery(`CREATE ROLE ${name} LOGIN`);
+  // RDS creates the rds_iam role; a local server has none until it is given one.
+  await adminQuery(
+    `DO $$BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$`,
+  );
+  await adminQuery(`CREATE USER ${name}`);
+  if (iam) await adminQuery(`GRANT rds_iam TO ${name}`);
   return name;
 }
 

@@ -7,28 +7,23 @@ import {
   type EmulatorLogin,
   startEmulator,
 } from '../src/index.js';
-import { adminQuery, createRole, dropRole, PG_UPSTREAM, sdkToken } from './helpers.js';
+import { createRole, dropRole, PG_UPSTREAM, sdkToken } from './helpers.js';
 import { createMysqlUser, dropMysqlUser, MYSQL_UPSTREAM } from './mysql-context.js';
 
 const UPSTREAM = `postgres://${PG_UPSTREAM.host}:${PG_UPSTREAM.port}`;
 
-describe('requireIamGrant: a PostgreSQL user needs rds_iam, as on RDS', () => {
+describe('strict as RDS by default: a PostgreSQL user needs rds_iam', () => {
   let granted: string;
   let plain: string;
   let emu: Emulator;
   const logins: EmulatorLogin[] = [];
 
   beforeAll(async () => {
-    await adminQuery(
-      `DO $$BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$`,
-    );
     granted = await createRole('emugrant');
-    plain = await createRole('emunogrant');
-    await adminQuery(`GRANT rds_iam TO ${granted}`);
+    plain = await createRole('emunogrant', { iam: false });
     emu = await startEmulator({
       engine: 'postgres',
       upstream: UPSTREAM,
-      requireIamGrant: true,
       onLogin: (l) => logins.push(l),
     });
   });
@@ -93,8 +88,12 @@ describe('requireIamGrant: a PostgreSQL user needs rds_iam, as on RDS', () => {
     expect(emu.counters()).toMatchObject({ accepted: 1, rejected: 0 });
   });
 
-  it('is off by default: the same user without the grant logs in', async () => {
-    const open = await startEmulator({ engine: 'postgres', upstream: UPSTREAM });
+  it('allowNonIamUsers relaxes exactly that: the same user without the grant logs in', async () => {
+    const open = await startEmulator({
+      engine: 'postgres',
+      upstream: UPSTREAM,
+      allowNonIamUsers: true,
+    });
     try {
       const password = await sdkToken({
         ...open.endpoint,
@@ -118,7 +117,7 @@ describe('requireIamGrant: a PostgreSQL user needs rds_iam, as on RDS', () => {
   });
 });
 
-describe('requireIamGrant on MySQL / MariaDB: a user with a password of its own is refused, as on RDS', () => {
+describe('strict as RDS by default on MySQL / MariaDB: a user with a password of its own is refused', () => {
   let iamLike: string;
   let withPassword: string;
   let emu: Emulator;
@@ -130,7 +129,6 @@ describe('requireIamGrant on MySQL / MariaDB: a user with a password of its own 
     emu = await startEmulator({
       engine: 'mysql',
       upstream: `mysql://${MYSQL_UPSTREAM.host}:${MYSQL_UPSTREAM.port}`,
-      requireIamGrant: true,
       onLogin: (l) => logins.push(l),
     });
   });

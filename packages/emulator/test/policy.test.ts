@@ -130,6 +130,101 @@ describe('startEmulator with IAM policies', () => {
     expect(JSON.stringify(logins)).not.toMatch(/X-Amz-Signature|Amz-Credential/);
   });
 
+  const statement = (effect: 'Allow' | 'Deny', extra: Record<string, unknown> = {}) => ({
+    Effect: effect,
+    Action: 'rds-db:connect',
+    Resource: '*',
+    ...extra,
+  });
+  const policy = (...statements: Record<string, unknown>[]) =>
+    JSON.stringify({ Version: '2012-10-17', Statement: statements });
+  const lastDetail = () => {
+    const last = logins.at(-1);
+    return last && !last.accepted ? last.detail : '';
+  };
+
+  it('fills aws:SourceIp from the client: a Deny outside a range refuses a loopback client', async () => {
+    const officeOnly = (range: string) =>
+      policy(
+        statement('Allow'),
+        statement('Deny', { Condition: { NotIpAddress: { 'aws:SourceIp': range } } }),
+      );
+    emu.addCredentials({ ...DEMO_CREDENTIALS, policies: [officeOnly('10.0.0.0/8')] });
+    await expect(login()).rejects.toMatchObject({ code: '28P01' });
+    expect(lastDetail()).toMatch(/^explicit-deny .*Statement\[1\] denies/);
+    emu.addCredentials({ ...DEMO_CREDENTIALS, policies: [officeOnly('127.0.0.0/8')] });
+    await expect(login()).resolves.toEqual({ u: role });
+  });
+
+  it('fills aws:SecureTransport, aws:RequestedRegion and aws:CurrentTime from its (offset) clock', async () => {
+    emu.addCredentials({
+      ...DEMO_CREDENTIALS,
+      policies: [
+        policy(
+          statement('Allow', {
+            Condition: {
+              Bool: { 'aws:SecureTransport': 'true' },
+              StringEquals: { 'aws:RequestedRegion': 'eu-west-1' },
+            },
+          }),
+          statement('Deny', {
+            Condition: {
+              DateGreaterThan: {
+                'aws:CurrentTime': new Date(Date.now() + 10 * 60_000).toISOString(),
+              },
+            },
+          }),
+        ),
+      ],
+    });
+    await expect(login()).resolves.toEqual({ u: role });
+    // 11 minutes on: the token (valid 15) still is, the policy's cut-off 10 minutes ahead has passed.
+    emu.setClockOffset(11 * 60_000);
+    try {
+      await expect(login()).rejects.toMatchObject({ code: '28P01' });
+      expect(lastDetail()).toMatch(/^explicit-deny .*Statement\[1\] denies/);
+    } finally {
+      emu.setClockOffset(0);
+    }
+  });
+
+  it('fills the principal and its tags from the key: aws:username and aws:PrincipalTag/dbuser as variables', async () => {
+    const byTag = policy(
+      statement('Allow', {
+        Resource: `arn:aws:rds-db:eu-west-1:210987654321:dbuser:db-ORDERS0123/\${aws:PrincipalTag/dbuser}`,
+      }),
+    );
+    emu.addCredentials({ ...DEMO_CREDENTIALS, policies: [byTag] });
+    await expect(login()).rejects.toMatchObject({ code: '28P01' });
+    expect(lastDetail()).toContain(
+      'the login carried no aws:PrincipalTag/dbuser (give the key a principal: its ARN and tags fill aws:username, aws:PrincipalTag/...)',
+    );
+    const principal = { arn: 'arn:aws:sts::210987654321:assumed-role/app/i-0abc' };
+    emu.addCredentials({
+      ...DEMO_CREDENTIALS,
+      policies: [byTag],
+      principal: { ...principal, tags: { dbuser: role } },
+    });
+    await expect(login()).resolves.toEqual({ u: role });
+    emu.addCredentials({
+      ...DEMO_CREDENTIALS,
+      policies: [byTag],
+      principal: { ...principal, tags: { dbuser: 'other' } },
+    });
+    await expect(login()).rejects.toMatchObject({ code: '28P01' });
+    expect(lastDetail()).toContain(
+      '(here arn:aws:rds-db:eu-west-1:210987654321:dbuser:db-ORDERS0123/other)',
+    );
+    emu.addCredentials({
+      ...DEMO_CREDENTIALS,
+      policies: [
+        policy(statement('Allow', { Resource: `arn:aws:rds-db:*:*:dbuser:*/\${aws:username}` })),
+      ],
+      principal: { arn: `arn:aws:iam::210987654321:user/${role}` },
+    });
+    await expect(login()).resolves.toEqual({ u: role });
+  });
+
   it('refuses malformed policies and bad ARN parts before listening', async () => {
     await expect(
       startEmulator({
@@ -145,5 +240,8 @@ describe('startEmulator with IAM policies', () => {
       startEmulator({ engine: 'postgres', upstream: UPSTREAM, accountId: '42' }),
     ).rejects.toThrow(/accountId must be a 12-digit/);
     expect(() => emu.addCredentials({ ...OTHER_KEY, policies: ['not json'] })).toThrow(/not JSON/);
+    expect(() => emu.addCredentials({ ...OTHER_KEY, principal: { arn: 'app' } })).toThrow(
+      /principal of AKIAEMULATOROTHER001: "app" is not the ARN/,
+    );
   });
 });

@@ -384,6 +384,8 @@ describe('PostgreSQL emulator options', () => {
           ['wrong', false],
         ] as const) {
           const emu = await startEmulator({
+            // A stand-in server that only speaks the login: it has no rds_iam to ask about.
+            allowNonIamUsers: true,
             engine: 'postgres',
             upstream: {
               host: '127.0.0.1',

@@ -126,7 +126,9 @@ ${EXIT_CODES_HELP}
           `  export AWS_REGION=${emulator.region}`,
           '  unset AWS_SESSION_TOKEN AWS_PROFILE',
           '',
-          'Then, for a user that exists upstream:',
+          engine === 'postgres'
+            ? 'Then, for an IAM user upstream (CREATE USER u; GRANT rds_iam TO u; as on RDS):'
+            : 'Then, for an IAM user upstream (a user without a password of its own, as on RDS):',
           s.cyan(
             `  rds-iam connect ${client} --host ${emulator.host} --port ${emulator.port} --user USER --ca-file ${caFile}${signing}`,
           ),

@@ -1,4 +1,5 @@
-import { dbUserArn as coreDbUserArn, partitionOfRegion } from '@rds-iam/core';
+import { partitionOfRegion } from '@rds-iam/core';
+import { dbUserArn as policyDbUserArn } from '@rds-iam/policy';
 import { msOption, regionOption } from '../args.js';
 import { CliError, EXIT, messageOf, UsageError } from '../errors.js';
 import { type Io, styleFor } from '../io.js';
@@ -128,7 +129,7 @@ export function dbUserArn(
   resourceId: string,
   user: string,
 ): string {
-  return coreDbUserArn({ region, account, resourceId, user });
+  return policyDbUserArn({ region, account, resourceId, user });
 }
 
 /** The policy document allowing `rds-db:connect` as each user. */

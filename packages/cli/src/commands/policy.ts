@@ -1,6 +1,7 @@
 import { COMMON_OPTIONS, noExtraPositionals, parse } from '../args.js';
 import { type Command, EXIT_CODES_HELP } from '../command.js';
 import { EXIT } from '../errors.js';
+import { CONTEXT_HELP } from '../request-context.js';
 import { runPolicyCheck } from './policy-check.js';
 import {
   POLICY_TARGET_HELP,
@@ -40,18 +41,23 @@ Examples:
   rds-iam policy --instance orders-db --user app > policy.json
   aws iam put-role-policy --role-name app --policy-name rds-connect --policy-document file://policy.json
 
-rds-iam policy check evaluates policy documents as IAM does for "rds-db:connect" on the dbuser ARN
-of each --user (default deny, an explicit Deny wins, wildcards, NotAction / NotResource). It prints
-the decision and the ARN, and for a deny the statement that came closest and which part of the ARN
-differs (partition, service, region, account, resource id, user). A statement with a Condition (or a
-policy variable) is reported, never counted as allowing: conditions cannot be evaluated locally.
+rds-iam policy check evaluates identity policies as IAM does for "rds-db:connect" on the dbuser ARN
+of each --user: IAM's grammar first (a document IAM would refuse is an error, exit 2), then default
+deny, an explicit Deny wins, wildcards, NotAction / NotResource, every Condition operator and policy
+variables such as \${aws:username} or \${aws:PrincipalTag/dbuser}, against the request context given
+below. It prints the decision and the ARN, and for a deny the statement that came closest and why
+(the condition that fails, the variable's value, which part of the ARN differs).
   --policy-file <file>    a policy document; repeat for several; "-" reads standard input
-  --json                  {"decision": "allow" | "implicit-deny" | "explicit-deny", "resource", ...}
-Exit code 0 when every user is allowed, 1 for a deny, 2 for bad input (a malformed policy).
+${CONTEXT_HELP}
+  --json                  {"decision", "determined", "missingContext", "resource", "statements", ...}
+Exit code 0 when every user is allowed, 1 for a deny or an undetermined decision, 2 for bad input.
 
   rds-iam policy --region eu-west-1 --account 123456789012 --resource-id db-ABC --user app > policy.json
   rds-iam policy check --policy-file policy.json --region eu-west-1 --account 123456789012 \\
     --resource-id db-ABC --user app
+  rds-iam policy check --policy-file abac.json --region eu-west-1 --account 123456789012 \\
+    --resource-id db-ABC --user alice --principal-arn arn:aws:iam::123456789012:user/alice \\
+    --principal-tag dbuser=alice --source-ip 10.0.0.7 --time now
 
 ${EXIT_CODES_HELP}
 `,

@@ -1,7 +1,14 @@
-import { dbUserArn, evaluatePolicies, type PolicyEvaluation } from '@rds-iam/core';
-import type { Check } from './commands/doctor.js';
-import { messageOf } from './errors.js';
-import type { PolicyFiles } from './policy-files.js';
+import type { ContextKeyTypeEnum } from '@aws-sdk/client-iam';
+import {
+  dbUserArn,
+  evaluatePolicies,
+  type PolicyEvaluation,
+  type RequestContext,
+} from '@rds-iam/policy';
+import { messageOf } from '../errors.js';
+import type { PolicyFiles } from '../policy-files.js';
+import { type ContextValues, requestContextOf } from '../request-context.js';
+import type { Check } from './check.js';
 
 /** What `rds-iam doctor` knows to check the IAM policy for one login. */
 export interface AuthorizationInput {
@@ -14,39 +21,49 @@ export interface AuthorizationInput {
   policies: PolicyFiles | undefined;
   profile: string | undefined;
   env: NodeJS.ProcessEnv;
+  /** `--context` and its shorthands: the request context, for the local evaluation and the simulator. */
+  context?: ContextValues;
 }
 
 /**
  * The `authorization` check of `rds-iam doctor`: may the caller `rds-db:connect` as the user? With
- * policy files it evaluates them with core's evaluator; otherwise it asks AWS: `sts:GetCallerIdentity`
- * for the principal, then `iam:SimulatePrincipalPolicy` for `rds-db:connect` on the dbuser ARN.
+ * policy files it evaluates them locally (`@rds-iam/policy`, with the request context given);
+ * otherwise it asks AWS: `sts:GetCallerIdentity` for the principal, then
+ * `iam:SimulatePrincipalPolicy` for `rds-db:connect` on the dbuser ARN with the same context, which
+ * also covers what a local check cannot see (SCPs, permissions boundaries, the principal's policies).
  */
 export async function authorizationCheck(input: AuthorizationInput): Promise<Check> {
+  const { context, complete } = requestContextOf(input.context ?? {}, input.region);
   if (input.policies) {
     const account = input.account ?? '';
     const resource = dbUserArn({ ...input, account });
     const result = evaluatePolicies(
       input.policies.documents,
-      { resource },
-      {
-        names: input.policies.names,
-      },
+      { resource, context, complete },
+      { names: input.policies.names },
     );
     return fromEvaluation(result, `the policy files (${input.policies.names.join(', ')})`);
   }
-  return simulate(input);
+  return simulate(input, context);
 }
 
 function fromEvaluation(result: PolicyEvaluation, source: string): Check {
   const target = `${result.action} on ${result.resource}`;
-  const conditions = result.unevaluated.map(
-    (u) => `Statement[${u.statement}] needs ${u.needs.join(', ')} (not evaluated locally)`,
-  );
+  const keys = result.missingContext.join(', ');
+  if (!result.determined) {
+    return {
+      id: 'authorization',
+      status: 'warn',
+      detail: `undetermined: ${source} ${result.decision === 'explicit-deny' ? 'may deny' : 'may allow'} ${target} depending on ${keys}, which the request did not carry (if absent: ${result.ifAbsent})${result.nearestMiss ? `; ${result.nearestMiss.explanation}` : ''}`,
+      fix: `give ${keys} with --context KEY=VALUE to decide`,
+    };
+  }
+  const absent = keys ? ` (for a request without ${keys})` : '';
   if (result.decision === 'allow') {
     return {
       id: 'authorization',
-      status: conditions.length > 0 ? 'warn' : 'pass',
-      detail: `allow: ${source} allow ${target}${conditions.length ? `; ${conditions.join('; ')}` : ''}`,
+      status: keys ? 'warn' : 'pass',
+      detail: `allow: ${source} allow ${target}${absent}`,
     };
   }
   const miss = result.nearestMiss;
@@ -59,7 +76,7 @@ function fromEvaluation(result: PolicyEvaluation, source: string): Check {
   return {
     id: 'authorization',
     status: 'fail',
-    detail: `${result.decision}: ${source} do not allow ${target}${miss ? `; ${miss.explanation}` : ''}${conditions.length ? `; ${conditions.join('; ')}` : ''}`,
+    detail: `${result.decision}: ${source} do not allow ${target}${absent}${miss ? `; ${miss.explanation}` : ''}`,
     fix,
     ...(miss && miss.differs.length > 0 ? { causes: miss.differs.map(partCause) } : {}),
   };
@@ -90,7 +107,7 @@ export function principalOf(callerArn: string): string | undefined {
   return undefined;
 }
 
-async function simulate(input: AuthorizationInput): Promise<Check> {
+async function simulate(input: AuthorizationInput, context: RequestContext): Promise<Check> {
   // The SDK's notice about future Node.js versions is for developers, not for a doctor's report.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   // Loaded here only: most doctor runs never call IAM.
@@ -140,17 +157,28 @@ async function simulate(input: AuthorizationInput): Promise<Check> {
     }
     let decision: string | undefined;
     let matched: string[] = [];
+    let missing: string[] = [];
+    const deniedBy: string[] = [];
     try {
       const out = await iamClient.send(
         new iam.SimulatePrincipalPolicyCommand({
           PolicySourceArn: principal,
           ActionNames: ['rds-db:connect'],
           ResourceArns: [resource],
+          ContextEntries: contextEntries(context),
         }),
       );
       const first = out.EvaluationResults?.[0];
       decision = first?.EvalDecision;
       matched = (first?.MatchedStatements ?? []).map((s) => s.SourcePolicyId ?? '?');
+      missing = first?.MissingContextValues ?? [];
+      // What the simulator sees and a local check cannot: the organization's SCPs and the boundary.
+      if (first?.OrganizationsDecisionDetail?.AllowedByOrganizations === false) {
+        deniedBy.push('a service control policy of the organization');
+      }
+      if (first?.PermissionsBoundaryDecisionDetail?.AllowedByPermissionsBoundary === false) {
+        deniedBy.push(`the permissions boundary of ${principal}`);
+      }
     } catch (err) {
       const name = nameOf(err);
       if (/AccessDenied|UnauthorizedOperation/.test(name)) {
@@ -169,18 +197,21 @@ async function simulate(input: AuthorizationInput): Promise<Check> {
       };
     }
     const by = matched.length > 0 ? ` (matched: ${matched.join(', ')})` : '';
+    const absent = missing.length
+      ? `; it lacked ${missing.join(', ')}: give ${missing.length === 1 ? 'it' : 'them'} with --context KEY=VALUE`
+      : '';
     if (decision === 'allowed') {
       return {
         id: 'authorization',
-        status: 'pass',
-        detail: `allow: IAM's policy simulator says ${principal} may rds-db:connect on ${resource}${by}`,
+        status: missing.length ? 'warn' : 'pass',
+        detail: `allow: IAM's policy simulator says ${principal} may rds-db:connect on ${resource}${by}${absent}`,
       };
     }
     const word = decision === 'explicitDeny' ? 'explicit-deny' : 'implicit-deny';
     return {
       id: 'authorization',
       status: 'fail',
-      detail: `${word}: IAM's policy simulator says ${principal} may not rds-db:connect on ${resource}${by}`,
+      detail: `${word}: IAM's policy simulator says ${principal} may not rds-db:connect on ${resource}${by}${deniedBy.length ? `; denied by ${deniedBy.join(' and ')}` : ''}${absent}`,
       fix:
         word === 'explicit-deny'
           ? `a Deny statement of ${principal} (or an SCP / permissions boundary) covers it: remove or narrow it`
@@ -190,6 +221,27 @@ async function simulate(input: AuthorizationInput): Promise<Check> {
     stsClient.destroy();
     iamClient.destroy();
   }
+}
+
+/** The request context as the simulator takes it, each key with IAM's type for it. */
+function contextEntries(context: RequestContext) {
+  const types: Record<string, ContextKeyTypeEnum> = {
+    'aws:sourceip': 'ip',
+    'aws:currenttime': 'date',
+    'aws:epochtime': 'numeric',
+    'aws:securetransport': 'boolean',
+    'aws:multifactorauthpresent': 'boolean',
+    'aws:multifactorauthage': 'numeric',
+  };
+  return Object.entries(context).map(([key, value]) => {
+    const list = Array.isArray(value) ? value.map(String) : [String(value)];
+    const type = types[key.toLowerCase()] ?? 'string';
+    return {
+      ContextKeyName: key,
+      ContextKeyValues: list,
+      ContextKeyType: (Array.isArray(value) ? `${type}List` : type) as ContextKeyTypeEnum,
+    };
+  });
 }
 
 function nameOf(err: unknown): string {
