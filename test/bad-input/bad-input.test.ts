@@ -594,6 +594,12 @@ const cases: BadInputCase[] = [
     fix: /Use mysql:\/\/USER@HOST:PORT\/DATABASE/,
   },
   {
+    name: "mysql2: a callback to createPool()'s promise pool (Kysely's MysqlDialect wants createCallbackPool)",
+    run: () => mysql2CreatePool({ host: RDS_HOST, user: 'app', sign }).getConnection(() => {}),
+    code: 'ERR_CALLBACK_NOT_SUPPORTED',
+    fix: /use createCallbackPool\(\) from @rds-iam\/mysql2/,
+  },
+  {
     name: 'mysql2: createPool with host as number',
     run: () => mysql2CreatePool({ host: 3306 as never, user: 'app', sign }),
     code: 'ERR_INVALID_HOST',
@@ -1081,6 +1087,7 @@ describe('bad input: an RdsIamError with a stable code, a fix, and no token, bef
 
   it('covers these codes', () => {
     expect([...new Set(cases.map((c) => c.code))].sort()).toEqual([
+      'ERR_CALLBACK_NOT_SUPPORTED',
       'ERR_CONFLICTING_OPTIONS',
       'ERR_CREDENTIALS',
       'ERR_INVALID_HOST',
