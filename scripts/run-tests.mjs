@@ -21,6 +21,7 @@ const dirs = ['packages', 'examples']
 for (const dir of dirs) rmSync(join(dir, '.vitest'), { recursive: true, force: true });
 // Colour only on a terminal. Turbo and Vitest colour their output under CI=true even into a pipe or
 // a file, where the escape codes are noise; NO_COLOR (no-color.org) turns them off, FORCE_COLOR wins.
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: read here, outside any turbo task (nothing cached)
 const colour = process.stdout.isTTY === true || Boolean(process.env.FORCE_COLOR);
 const child = spawn(
   'pnpm',
