@@ -595,7 +595,12 @@ const cases: BadInputCase[] = [
   },
   {
     name: "mysql2: a callback to createPool()'s promise pool (Kysely's MysqlDialect wants createCallbackPool)",
-    run: () => mysql2CreatePool({ host: RDS_HOST, user: 'app', sign }).getConnection(() => {}),
+    run: () =>
+      (
+        mysql2CreatePool({ host: RDS_HOST, user: 'app', sign }).getConnection as (
+          callback: () => void,
+        ) => unknown
+      )(() => {}),
     code: 'ERR_CALLBACK_NOT_SUPPORTED',
     fix: /use createCallbackPool\(\) from @rds-iam\/mysql2/,
   },
