@@ -19,10 +19,18 @@ const dirs = ['packages', 'examples']
   .filter((dir) => existsSync(join(dir, 'package.json')));
 
 for (const dir of dirs) rmSync(join(dir, '.vitest'), { recursive: true, force: true });
+// Colour only on a terminal. Turbo and Vitest colour their output under CI=true even into a pipe or
+// a file, where the escape codes are noise; NO_COLOR (no-color.org) turns them off, FORCE_COLOR wins.
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: read here, outside any turbo task (nothing cached)
+const colour = process.stdout.isTTY === true || Boolean(process.env.FORCE_COLOR);
 const child = spawn(
   'pnpm',
   ['exec', 'turbo', 'run', 'test', '--concurrency=1', '--continue', ...process.argv.slice(2)],
-  { cwd: root, stdio: ['inherit', 'pipe', 'inherit'] },
+  {
+    cwd: root,
+    stdio: ['inherit', 'pipe', 'inherit'],
+    env: colour ? process.env : { ...process.env, NO_COLOR: '1' },
+  },
 );
 /** Each turbo task's output lines ("@rds-iam/cli:test: ..."), prefix removed. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: strips terminal colours

@@ -13,9 +13,12 @@
 //
 // Local: the emulator in front of PostgreSQL on 127.0.0.1:5432 (user postgres) or MariaDB/MySQL on
 // 127.0.0.1:3306 (user root, no password), or the admin URLs in RDS_IAM_EXAMPLE_POSTGRES_URL /
-// RDS_IAM_EXAMPLE_MYSQL_URL. The user and database `rds_iam_example` are created there if missing.
+// RDS_IAM_EXAMPLE_MYSQL_URL. The user and database `rds_iam_example` are created there if missing
+// (PostgreSQL: with GRANT rds_iam, as on RDS). When no PostgreSQL answers on 127.0.0.1:5432 (or with
+// RDS_IAM_EXAMPLE_EMBEDDED=1), an embedded PostgreSQL (PGlite) stands in, as in `pnpm demo`; for
+// MySQL the example stops with one line that says what to start.
 import { readFileSync } from 'node:fs';
-import { DEMO_CREDENTIALS, startEmulator } from '@rds-iam/emulator';
+import { startEmulator } from '@rds-iam/emulator';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 
@@ -35,34 +38,47 @@ const DEFAULT_ADMIN_URL = {
 const DEFAULT_PORT = { postgres: 5432, mysql: 3306 };
 
 /**
- * The endpoint an example logs in to, for `engine` ('postgres' or 'mysql').
+ * The endpoint an example logs in to, for `engine` ('postgres' or 'mysql'). When no local database
+ * can be had it prints one line that says what to start, and exits with code 1.
  *
  * @returns {Promise<{ host: string, port: number, user: string, database: string,
  *   iam: Record<string, unknown>, emulated: boolean, close(): Promise<void> }>}
  */
 export async function exampleTarget(engine) {
+  try {
+    return await resolveTarget(engine);
+  } catch (err) {
+    if (!(err instanceof NoLocalDatabase)) throw err;
+    console.error(err.message);
+    process.exit(1);
+  }
+}
+
+/** No local database answered, and nothing stands in for it: the message says what to start. */
+class NoLocalDatabase extends Error {}
+
+/** How a local server is usually started, for the message when none answers. */
+const START_HINT = {
+  postgres: 'its admin user postgres without a password, e.g. `sudo service postgresql start`',
+  mysql: 'its admin user root without a password, e.g. `sudo service mariadb start`',
+};
+
+const ADMIN_URL_VARIABLE = {
+  postgres: 'RDS_IAM_EXAMPLE_POSTGRES_URL',
+  mysql: 'RDS_IAM_EXAMPLE_MYSQL_URL',
+};
+
+async function resolveTarget(engine) {
   if (engine !== 'postgres' && engine !== 'mysql') {
     throw new TypeError(`exampleTarget: engine must be 'postgres' or 'mysql', not ${engine}`);
   }
   const env = process.env;
   if (env.RDS_HOST) return realTarget(engine, env);
 
-  const admin = new URL(
-    env[`RDS_IAM_EXAMPLE_${engine === 'postgres' ? 'POSTGRES' : 'MYSQL'}_URL`] ??
-      DEFAULT_ADMIN_URL[engine],
-  );
-  await ensureExampleUser(engine, admin);
+  const upstream = await localUpstream(engine, env);
   const emulator = await startEmulator({
     engine,
-    upstream: {
-      host: admin.hostname,
-      port: Number(admin.port || DEFAULT_PORT[engine]),
-      // MySQL / MariaDB: an IAM user has no password of its own (see ensureExampleUser).
-      auth:
-        engine === 'postgres'
-          ? { kind: 'password', password: UPSTREAM_PASSWORD }
-          : { kind: 'trust' },
-    },
+    upstream: upstream.address,
     endpoint: { host: EXAMPLE_ENDPOINT[engine], port: DEFAULT_PORT[engine] },
     region: 'us-east-1',
   });
@@ -73,18 +89,82 @@ export async function exampleTarget(engine) {
     database: EXAMPLE_NAME,
     // What makes a token for the emulator: its endpoint name and port (as through a tunnel), its
     // region, the demo keys it accepts, and the CA of its certificate.
-    iam: {
-      signingHost: emulator.endpoint.host,
-      signingPort: emulator.endpoint.port,
-      region: emulator.region,
-      credentials: {
-        accessKeyId: DEMO_CREDENTIALS.accessKeyId,
-        secretAccessKey: DEMO_CREDENTIALS.secretAccessKey,
-      },
-      ssl: { ca: emulator.caPem },
-    },
+    iam: emulator.iamOptions(),
     emulated: true,
-    close: () => emulator.stop(),
+    close: async () => {
+      await emulator.stop();
+      await upstream.close();
+    },
+  };
+}
+
+/**
+ * The local server the emulator logs in to: the admin URL's (the example user created there), or
+ * an embedded PostgreSQL when the default one does not answer.
+ */
+async function localUpstream(engine, env) {
+  const given = env[ADMIN_URL_VARIABLE[engine]];
+  if (engine === 'postgres' && env.RDS_IAM_EXAMPLE_EMBEDDED === '1') {
+    return startEmbeddedPostgres('RDS_IAM_EXAMPLE_EMBEDDED=1');
+  }
+  const admin = new URL(given ?? DEFAULT_ADMIN_URL[engine]);
+  const address = {
+    host: admin.hostname,
+    port: Number(admin.port || DEFAULT_PORT[engine]),
+    // MySQL / MariaDB: an IAM user has no password of its own (see ensureExampleUser).
+    auth:
+      engine === 'postgres' ? { kind: 'password', password: UPSTREAM_PASSWORD } : { kind: 'trust' },
+  };
+  try {
+    await ensureExampleUser(engine, admin);
+  } catch (err) {
+    if (!isNoServer(err)) throw err;
+    const where = `${address.host}:${address.port}`;
+    if (engine === 'postgres' && given === undefined) {
+      return startEmbeddedPostgres(`no PostgreSQL answered on ${where}`);
+    }
+    const server = engine === 'postgres' ? 'PostgreSQL' : 'MySQL or MariaDB';
+    throw new NoLocalDatabase(
+      `No ${server} answered on ${where}${given === undefined ? '' : ` (${ADMIN_URL_VARIABLE[engine]})`}. Start one there (${START_HINT[engine]}), set ${ADMIN_URL_VARIABLE[engine]} to an admin URL of yours, or RDS_HOST and RDS_USER to log in to a real endpoint.`,
+    );
+  }
+  return { address, close: async () => {} };
+}
+
+/** The driver's error for a server that is not there (nothing listens, or nothing answers). */
+function isNoServer(err) {
+  const codes = [err?.code, ...(err?.errors ?? []).map((e) => e?.code)];
+  return (
+    codes.some((code) =>
+      ['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code),
+    ) || /timeout/i.test(err?.message ?? '')
+  );
+}
+
+/**
+ * PGlite, PostgreSQL in WebAssembly, behind its socket server: what `pnpm demo` uses when no
+ * PostgreSQL runs. It has one user (every login is `postgres`) and one database; the example user
+ * exists there with `rds_iam`, so the emulator takes it as RDS would.
+ */
+async function startEmbeddedPostgres(why) {
+  console.error(`Using an embedded PostgreSQL (PGlite), because ${why}.`);
+  const [{ PGlite }, { PGLiteSocketServer }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('@electric-sql/pglite-socket'),
+  ]);
+  const db = await PGlite.create();
+  await db.exec(
+    `CREATE ROLE rds_iam; CREATE ROLE ${EXAMPLE_NAME} LOGIN; GRANT rds_iam TO ${EXAMPLE_NAME};`,
+  );
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 100 });
+  await server.start();
+  const conn = server.getServerConn();
+  return {
+    address: { host: '127.0.0.1', port: Number(conn.slice(conn.lastIndexOf(':') + 1)) },
+    close: async () => {
+      await server.stop();
+      await db.close();
+    },
   };
 }
 
@@ -135,7 +215,11 @@ async function ensureExampleUser(engine, admin) {
       }
       // The seed's GRANT rds_iam: RDS has the role, a local server is given it here. Without the
       // grant the emulator, strict as RDS, refuses the token.
-      await client.query('CREATE ROLE rds_iam NOLOGIN').catch(ignoreDuplicate);
+      await client
+        .query(
+          'DO $$BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$',
+        )
+        .catch(ignoreDuplicate);
       await client.query(`GRANT rds_iam TO ${EXAMPLE_NAME}`);
       const db = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [EXAMPLE_NAME]);
       if (db.rowCount === 0) {
@@ -173,7 +257,7 @@ async function ensureExampleUser(engine, admin) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   for (const engine of ['postgres', 'mysql']) {
     try {
-      const target = await exampleTarget(engine);
+      const target = await resolveTarget(engine);
       const { signingHost, signingPort } = target.iam;
       console.log(
         `${engine}: ${target.user}@${target.host}:${target.port}/${target.database}`,

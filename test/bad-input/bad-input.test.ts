@@ -222,6 +222,50 @@ const cases: BadInputCase[] = [
     code: 'ERR_INVALID_OPTION',
     fix: /`credentials` must be `\{ accessKeyId, secretAccessKey, sessionToken\? \}` or a credential provider function/,
   },
+  // A malformed access key id is refused before signing, naming the option, rather than by the token
+  // parser after signing; the value is never quoted (it may be the secret key, pasted in its place).
+  ...(
+    [
+      ['empty', '', /`credentials.accessKeyId` is empty\./],
+      ["with '/'", 'wJalrXUtnFEMI/K7MDENG', /`credentials.accessKeyId` contains '\/'\./],
+      ["with '+'", 'AKIA+IOSFODNN7EXAMPLE', /`credentials.accessKeyId` contains '\+'\./],
+      ["with '='", 'AKIAIOSFODNN7EXAMPLE==', /`credentials.accessKeyId` contains '='\./],
+      [
+        'non-ASCII',
+        'AKIAIOSFÖDNN7EXAMPLE',
+        /`credentials.accessKeyId` contains a non-ASCII character\./,
+      ],
+    ] as const
+  ).map(
+    ([what, accessKeyId, message]): BadInputCase => ({
+      name: `core: credentials.accessKeyId ${what}`,
+      run: () =>
+        createTokenProvider({
+          host: RDS_HOST,
+          port: 5432,
+          user: 'app',
+          sign,
+          credentials: { ...CREDENTIALS, accessKeyId },
+        }),
+      code: 'ERR_INVALID_OPTION',
+      fix: new RegExp(
+        `${message.source} An AWS access key id is letters and digits only .*check that it is not the secret access key`,
+      ),
+    }),
+  ),
+  {
+    name: 'core: a credential provider returns an access key id with a space',
+    run: () =>
+      createTokenProvider({
+        host: RDS_HOST,
+        port: 5432,
+        user: 'app',
+        sign,
+        credentials: async () => ({ ...CREDENTIALS, accessKeyId: ' ASIAIOSFODNN7EXAMPLE' }),
+      }).getToken(),
+    code: 'ERR_CREDENTIALS',
+    fix: /from the `credentials` provider: Error: the accessKeyId it returned contains a space\. An AWS access key id .*check that/,
+  },
   {
     name: 'core: onEvent a string',
     run: () =>
@@ -548,6 +592,17 @@ const cases: BadInputCase[] = [
     run: () => mysql2IamConfig({ uri: `postgres://app@${RDS_HOST}/app`, sign }),
     code: 'ERR_INVALID_OPTION',
     fix: /Use mysql:\/\/USER@HOST:PORT\/DATABASE/,
+  },
+  {
+    name: "mysql2: a callback to createPool()'s promise pool (Kysely's MysqlDialect wants createCallbackPool)",
+    run: () =>
+      (
+        mysql2CreatePool({ host: RDS_HOST, user: 'app', sign }).getConnection as (
+          callback: () => void,
+        ) => unknown
+      )(() => {}),
+    code: 'ERR_CALLBACK_NOT_SUPPORTED',
+    fix: /use createCallbackPool\(\) from @rds-iam\/mysql2/,
   },
   {
     name: 'mysql2: createPool with host as number',
@@ -1037,7 +1092,9 @@ describe('bad input: an RdsIamError with a stable code, a fix, and no token, bef
 
   it('covers these codes', () => {
     expect([...new Set(cases.map((c) => c.code))].sort()).toEqual([
+      'ERR_CALLBACK_NOT_SUPPORTED',
       'ERR_CONFLICTING_OPTIONS',
+      'ERR_CREDENTIALS',
       'ERR_INVALID_HOST',
       'ERR_INVALID_OPTION',
       'ERR_INVALID_PORT',

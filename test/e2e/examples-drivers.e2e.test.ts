@@ -5,6 +5,7 @@
 // is the example's snippet, word for word.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,5 +198,33 @@ describe.runIf(databaseFor('postgres') !== undefined)('examples/core-pg', () => 
     const expectedUser = databaseFor('postgres')?.enforcesLoginUser ? app.user : 'postgres';
     expect(run.stdout.trim()).toBe(`logged in as ${expectedUser} with an IAM token; 1 + 1 = 2`);
     expect(iam.emulator.counters()).toMatchObject({ accepted: 1, rejected: 0 });
+  });
+});
+
+describe('examples/local-endpoint without a local database', () => {
+  test('PostgreSQL: an embedded PGlite stands in (RDS_IAM_EXAMPLE_EMBEDDED=1), as in the demo', async () => {
+    const run = await runExample('pg-pool', { RDS_IAM_EXAMPLE_EMBEDDED: '1' });
+    expect(run.stderr).toBe(
+      'Using an embedded PostgreSQL (PGlite), because RDS_IAM_EXAMPLE_EMBEDDED=1.\n',
+    );
+    expect(run.code).toBe(0);
+    // PGlite has one user: every login, the token checked by the emulator first, runs as postgres.
+    expect(run.stdout).toMatch(/^minted a token for rds_iam_example@rds-iam-example\.cluster-/m);
+    expect(run.stdout).toMatch(/^logged in as postgres to rds_iam_example via .*PGlite/m);
+  });
+
+  test('MySQL: one line that says what to start, and exit code 1', async () => {
+    // A port nothing listens on: bound, then closed.
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as net.AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const run = await runExample('mysql2-pool', {
+      RDS_IAM_EXAMPLE_MYSQL_URL: `mysql://root@127.0.0.1:${port}`,
+    });
+    expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 1, stdout: '' });
+    expect(run.stderr).toBe(
+      `No MySQL or MariaDB answered on 127.0.0.1:${port} (RDS_IAM_EXAMPLE_MYSQL_URL). Start one there (its admin user root without a password, e.g. \`sudo service mariadb start\`), set RDS_IAM_EXAMPLE_MYSQL_URL to an admin URL of yours, or RDS_HOST and RDS_USER to log in to a real endpoint.\n`,
+    );
   });
 });

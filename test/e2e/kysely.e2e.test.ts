@@ -9,6 +9,7 @@ import {
   PostgresDialect,
   sql,
 } from 'kysely';
+import { describe, expect, test } from 'vitest';
 import type { CommonPoolOptions, Row } from './driver-support.js';
 import type { NotesAccess } from './orm-scenarios.js';
 import {
@@ -107,3 +108,20 @@ for (const engine of ['postgres', 'mysql'] as const) {
       new Kysely({ dialect: dialect(engine, { ...base, ssl: false }, { max: 1, idleMs: 1000 }) }),
   });
 }
+
+describe("Kysely's MysqlDialect given the promise pool of createPool() instead of createCallbackPool()", () => {
+  test('a query fails at once with ERR_CALLBACK_NOT_SUPPORTED, which names createCallbackPool', async () => {
+    // Refused before any connection: no server is needed, and none is dialled.
+    const pool = createMysql2Pool({ host: '127.0.0.1', port: 9, user: 'app', ssl: false });
+    const db = new Kysely({ dialect: new MysqlDialect({ pool: pool as never }) });
+    // The promise pool never calls Kysely's callback: without the refusal this waited for ever.
+    const bound = new Promise((resolve) => setTimeout(resolve, 10_000, 'still waiting').unref());
+    const outcome = await Promise.race([sql`SELECT 1`.execute(db).catch((err) => err), bound]);
+    expect(outcome).toMatchObject({ name: 'RdsIamError', code: 'ERR_CALLBACK_NOT_SUPPORTED' });
+    expect((outcome as Error).message).toContain(
+      'use createCallbackPool() from @rds-iam/mysql2: `new MysqlDialect({ pool: createCallbackPool(options) })`',
+    );
+    await expect(db.destroy()).rejects.toMatchObject({ code: 'ERR_CALLBACK_NOT_SUPPORTED' });
+    await pool.end();
+  });
+});

@@ -3,8 +3,8 @@ import { MariaDbDriver } from '@mikro-orm/mariadb';
 import { MySqlDriver } from '@mikro-orm/mysql';
 import { type EntityManager, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { iamMikroOrmOptions } from '@rds-iam/mikro-orm';
-import { describe, expect, test } from 'vitest';
-import { type Engine, hasDatabase, startIamEndpoint } from '../harness/index.js';
+import { afterAll, describe, expect, test } from 'vitest';
+import { connectionLossLog, type Engine, hasDatabase, startIamEndpoint } from '../harness/index.js';
 import { eventLog, type Row, waitFor } from './driver-support.js';
 import {
   busyHour,
@@ -61,6 +61,12 @@ for (const { name, driver, engine } of TARGETS) {
       close: (mikro) => mikro.close(true),
     });
     const { realServer } = orm;
+    // MikroORM 6's knex warns "Connection Error: ..." for each pooled connection the server ends
+    // (the churn and the busy hour end sessions on purpose): kept here and asserted, not printed.
+    const knexLog = connectionLossLog();
+    afterAll(() => {
+      expect(knexLog.unexpected()).toEqual([]);
+    });
 
     /** MikroORM for the emulator: `orm.options()` (a `now` of its own), `options` on top. */
     async function init(options: Record<string, unknown> = {}): Promise<MikroORM> {
@@ -74,6 +80,7 @@ for (const { name, driver, engine } of TARGETS) {
             entities: [noteSchema('notes')],
             allowGlobalContext: true,
             debug: false,
+            driverOptions: { log: knexLog.log },
             ...options,
           } as never),
         ),

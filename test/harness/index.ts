@@ -1,5 +1,6 @@
 export { adminQuery, type Row, withAdmin } from './admin.js';
 export { type ClockFollower, type TestClock, testClock } from './clock.js';
+export { type ConnectionLossLog, connectionLossLog } from './connection-loss-log.js';
 export {
   cleanupHarness,
   databaseFor,

@@ -38,6 +38,7 @@ import { DataSource } from 'typeorm';
 import { afterAll, describe, expect, test } from 'vitest';
 import { endSessionsOf, MINUTE, waitFor, waitForQuietEmulator } from '../e2e/driver-support.js';
 import {
+  connectionLossLog,
   createIamUser,
   type Engine,
   hasDatabase,
@@ -92,6 +93,8 @@ interface SoakTarget {
    */
   liveConnections(): number;
   end(): Promise<void>;
+  /** What the library logged that is not a connection the kills ended (none is expected). */
+  unexpectedLog?(): string[];
 }
 
 interface Integration {
@@ -215,13 +218,14 @@ const INTEGRATIONS: readonly Integration[] = [
       name: `knex ${client}`,
       engine: client === 'pg' ? 'postgres' : 'mysql',
       open(o) {
+        // knex warns "Connection Error: ..." for each connection a kill ended (about 150).
+        const knexLog = connectionLossLog();
         const db = knexFactory({
           client,
           connection: client === 'pg' ? iamConnection(o) : iamConnection({ ...o, client }),
           pool: { min: 0, max: POOL_SIZE },
           acquireConnectionTimeout: 10_000,
-          // knex warns "Connection ended unexpectedly" for each connection a kill ended (about 150).
-          log: { warn: () => undefined },
+          log: knexLog.log,
         });
         const tarn = (): TarnPool => (db.client as { pool: TarnPool }).pool;
         return {
@@ -229,6 +233,7 @@ const INTEGRATIONS: readonly Integration[] = [
           // knex marks a connection whose socket closed and drops it at the next acquire.
           liveConnections: () => knexLive(tarn()),
           end: () => db.destroy(),
+          unexpectedLog: knexLog.unexpected,
         };
       },
     }),
@@ -299,9 +304,12 @@ const INTEGRATIONS: readonly Integration[] = [
       name: `MikroORM ${label}`,
       engine,
       open({ database, ...o }) {
+        // MikroORM 6's knex warns "Connection Error: ..." for each connection a kill ended.
+        const knexLog = connectionLossLog();
         const ready = MikroORM.init(
           iamMikroOrmOptions({
             ...o,
+            driverOptions: { log: knexLog.log },
             // MikroORM needs a database; the MySQL soak user has none of its own.
             dbName: database ?? 'information_schema',
             driver: driver as typeof PostgreSqlDriver,
@@ -327,6 +335,7 @@ const INTEGRATIONS: readonly Integration[] = [
             return pool ? knexLive(pool) : 0;
           },
           end: async () => (await ready).close(true),
+          unexpectedLog: knexLog.unexpected,
         };
       },
     }),
@@ -543,6 +552,7 @@ async function soak(integration: Integration, index: number): Promise<SoakResult
     await app.drop();
   }
 
+  expect(target.unexpectedLog?.() ?? []).toEqual([]);
   const sum = (f: (c: EmulatorCounters) => number): number =>
     counters.reduce((n, c) => n + f(c), 0);
   const result: SoakResult = {

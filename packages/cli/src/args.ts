@@ -48,7 +48,11 @@ export function parse<T extends OptionsConfig>(argv: readonly string[], options:
     const message = err instanceof Error ? err.message : String(err);
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       const name = /'([^']+)'/.exec(message)?.[1] ?? 'option';
-      throw new UsageError(`unknown option '${name}'`);
+      const near = closest(
+        name,
+        Object.keys(options).map((o) => `--${o}`),
+      );
+      throw new UsageError(`unknown option '${name}'${near ? ` (did you mean ${near}?)` : ''}`);
     }
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       const name = /'(--?[^' ]+)/.exec(message)?.[1] ?? 'an option';
@@ -199,4 +203,51 @@ export function engineFromPort(port: number | undefined): Engine | undefined {
   if (port === 5432) return 'postgres';
   if (port === 3306) return 'mysql';
   return undefined;
+}
+
+/**
+ * The candidate a mistyped word most likely meant: the nearest by edit distance (a swap of two
+ * neighbouring letters counts as one edit) within a third of its length, at least one; else the only
+ * candidate it is the start of. `undefined` when nothing is that close, or two are equally close.
+ *
+ * @example
+ * ```ts
+ * closest('--hots', ['--host', '--port']); // '--host'
+ * ```
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const limit = Math.max(1, Math.floor(word.replace(/^-+/, '').length / 3));
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  let tie = false;
+  for (const candidate of candidates) {
+    const d = editDistance(word, candidate);
+    if (d < bestDistance) {
+      [best, bestDistance, tie] = [candidate, d, false];
+    } else if (d === bestDistance) {
+      tie = true;
+    }
+  }
+  if (best !== undefined && !tie) return best;
+  const prefixed = word.length >= 3 ? candidates.filter((c) => c.startsWith(word)) : [];
+  return prefixed.length === 1 ? prefixed[0] : undefined;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number): number => rows[i]?.[j] ?? Number.POSITIVE_INFINITY;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d = Math.min(d, at(i - 2, j - 2) + 1);
+      }
+      (rows[i] as number[])[j] = d;
+    }
+  }
+  return at(a.length, b.length);
 }

@@ -1,3 +1,4 @@
+import { closest } from './args.js';
 import { type Command, EXIT_CODES_HELP } from './command.js';
 import { connectCommand } from './commands/connect.js';
 import { decodeCommand } from './commands/decode.js';
@@ -39,7 +40,8 @@ IAM database authentication for Amazon RDS, Aurora and RDS Proxy (PostgreSQL, My
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
-Run "rds-iam <command> --help" for its options and examples. Every command takes --json.
+Run "rds-iam <command> --help" for its options and examples, "rds-iam version" for the version.
+Every command takes --json.
 AWS credentials come from the SDK default chain (environment, SSO, profiles, instance/task roles)
 or --profile. Colour only on a terminal; NO_COLOR turns it off.
 
@@ -70,7 +72,7 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
     io.stdout.write(topic ? topic.help : mainHelp());
     return name === undefined ? EXIT.USAGE : EXIT.OK;
   }
-  if (name === '--version' || name === '-v') {
+  if (name === '--version' || name === '-v' || name === 'version') {
     io.stdout.write(`${version()}\n`);
     return EXIT.OK;
   }
@@ -80,8 +82,17 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
   const prefix = command ? `rds-iam ${command.name}` : 'rds-iam';
   try {
     if (!command) {
+      const names = COMMANDS.map((c) => c.name);
+      const shown = name.slice(0, 30);
+      if (name.startsWith('-')) {
+        const near = closest(name, ['--help', '--version']);
+        throw new UsageError(
+          `unknown option '${shown}' before a command (${near ? `did you mean ${near}? ` : ''}commands: ${names.join(', ')})`,
+        );
+      }
+      const near = closest(name, [...names, 'help', 'version']);
       throw new UsageError(
-        `unknown command '${name.slice(0, 30)}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`,
+        `unknown command '${shown}' (${near ? `did you mean ${near}? ` : ''}commands: ${names.join(', ')})`,
       );
     }
     if (own.includes('--help') || own.includes('-h')) {

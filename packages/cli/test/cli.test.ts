@@ -43,9 +43,34 @@ describe.concurrent('usage errors: one line on stderr, exit code 2', () => {
       ['token', '--host', 'h:5432', '--user', 'u', '--engine', 'postgres'],
       /pass the port in --port/,
     ],
-    ['unknown option', ['token', '--hots', 'h'], /unknown option '--hots'/],
+    [
+      'unknown option',
+      ['token', '--hots', 'h'],
+      /unknown option '--hots' \(did you mean --host\?\)/,
+    ],
+    [
+      'unknown option nothing is near',
+      ['token', '--frobnicate', 'h'],
+      /unknown option '--frobnicate' \(see rds-iam token --help\)$/,
+    ],
+    [
+      'unknown option, a unique start of one',
+      ['doctor', '--signing-h', 'h'],
+      /unknown option '--signing-h' \(did you mean --signing-host\?\)/,
+    ],
     ['option without value', ['token', '--host'], /--host needs a value/],
-    ['unknown command', ['tokens'], /unknown command 'tokens'/],
+    ['unknown command', ['tokens'], /unknown command 'tokens' \(did you mean token\? commands: /],
+    [
+      'unknown command, swapped letters',
+      ['doctro'],
+      /unknown command 'doctro' \(did you mean doctor\?/,
+    ],
+    ['unknown command nothing is near', ['deploy'], /unknown command 'deploy' \(commands: token, /],
+    [
+      'unknown flag before a command',
+      ['--verison'],
+      /unknown option '--verison' before a command \(did you mean --version\?/,
+    ],
     [
       'url without engine',
       ['url', '--host', 'h', '--user', 'u', '--port', '1'],
@@ -141,9 +166,13 @@ describe.concurrent('help', () => {
     },
   );
 
-  it('prints the version', async () => {
+  it('prints the version: --version, -v and the command version alike', async () => {
     const r = await rdsIam(['--version']);
+    expect(r.code).toBe(0);
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    for (const args of [['-v'], ['version']]) {
+      expect(await rdsIam(args)).toMatchObject({ code: 0, stdout: r.stdout, stderr: '' });
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   adminSql,
@@ -53,7 +53,12 @@ function exitOf(child: ChildProcessWithoutNullStreams): Promise<number | null> {
   });
 }
 
-afterAll(removeScratch);
+/** CA files the command wrote to its default place, the temporary directory: removed at the end. */
+const defaultCaFiles: string[] = [];
+afterAll(() => {
+  for (const file of defaultCaFiles.splice(0)) rmSync(file, { force: true });
+  removeScratch();
+});
 
 describe.skipIf(!upstream)('rds-iam emulator', () => {
   let running: ChildProcessWithoutNullStreams | undefined;
@@ -85,6 +90,7 @@ describe.skipIf(!upstream)('rds-iam emulator', () => {
     };
     expect(info).toMatchObject({ host: '127.0.0.1', region: 'us-east-1', tlsRequired: true });
     expect(info.endpoint).toEqual({ host: '127.0.0.1', port: info.port });
+    defaultCaFiles.push(info.caFile);
     expect(readFileSync(info.caFile, 'utf8')).toMatch(/^-----BEGIN CERTIFICATE-----/);
     expect(info.credentials).toEqual({ ...DEMO_ENV, AWS_REGION: 'us-east-1' });
 
@@ -135,6 +141,7 @@ describe.skipIf(!upstream)('rds-iam emulator', () => {
       /^ {2}endpoint {3}orders\.c9akciq32xyz\.eu-west-1\.rds\.amazonaws\.com:5432 in eu-west-1/m,
     );
     const caFile = /CA file (\S+)/.exec(stdout)?.[1] ?? '';
+    defaultCaFiles.push(caFile);
     expect(existsSync(caFile)).toBe(true);
     expect(stdout).toContain(`  export AWS_ACCESS_KEY_ID=${DEMO_ENV.AWS_ACCESS_KEY_ID}\n`);
     expect(stdout).toContain(`  export AWS_SECRET_ACCESS_KEY=${DEMO_ENV.AWS_SECRET_ACCESS_KEY}\n`);

@@ -266,6 +266,11 @@ export function isTlsVerifyError(err: unknown): boolean {
   );
 }
 
+/** The socket of a connection being opened, as {@link IamConnector.password} may close it. */
+export interface ClosableSocket {
+  destroy(): unknown;
+}
+
 /**
  * What an integration needs per pool: a token for each new physical connection, the TLS settings,
  * and a connect wrapper that retries once with a fresh token after a server rejection.
@@ -277,8 +282,14 @@ export interface IamConnector {
   readonly host: string;
   readonly port: number;
   readonly user: string;
-  /** A token for a new physical connection; remembered so a rejection drops exactly that one. */
-  password(): Promise<string>;
+  /**
+   * A token for a new physical connection; remembered so a rejection drops exactly that one. Give
+   * `socket` when the driver opened the connection before asking for its password (node-postgres,
+   * mysql2): when no token can be had, it is closed at once, since a login left half-open keeps the
+   * process alive until the server gives up on it (10 s to 60 s), whatever the driver does with the
+   * error.
+   */
+  password(socket?: ClosableSocket): Promise<string>;
   /**
    * Tells the connector how a login with `token` ended, from a driver hook that sees its own
    * connection's handshake: an auth rejection drops that token, so the pool's next attempt (knex,
@@ -315,8 +326,14 @@ export function createIamConnector(options: IamConnectionOptions, engine: Engine
   const { tokenProvider, ssl: _ssl, ...providerOptions } = options;
   const provider = tokenProvider ?? sharedTokenProvider({ engine, ...providerOptions });
   let lastToken: string | undefined;
-  const password = async (): Promise<string> => {
-    const token = await provider.getToken();
+  const password = async (socket?: ClosableSocket): Promise<string> => {
+    let token: string;
+    try {
+      token = await provider.getToken();
+    } catch (err) {
+      socket?.destroy();
+      throw err;
+    }
     lastToken = token;
     return token;
   };

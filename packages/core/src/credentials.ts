@@ -2,6 +2,7 @@ import { nodeCrypto } from './builtins.js';
 import { type Deadline, startDeadline } from './deadline.js';
 import { type CredentialFetcher, defaultChain, providerFetcher } from './default-chain.js';
 import { describeError, RdsIamError } from './errors.js';
+import { ACCESS_KEY_ID_RULE, accessKeyIdProblem } from './options.js';
 
 /**
  * AWS credentials, shaped like the AWS SDK v3's `AwsCredentialIdentity` so either can be passed.
@@ -138,6 +139,10 @@ class ProviderCredentialSource implements CredentialSource {
         typeof credentials.secretAccessKey !== 'string'
       ) {
         throw new Error('the provider returned no accessKeyId / secretAccessKey');
+      }
+      const keyProblem = accessKeyIdProblem(credentials.accessKeyId);
+      if (keyProblem) {
+        throw new Error(`the accessKeyId it returned ${keyProblem}. ${ACCESS_KEY_ID_RULE}`);
       }
       if (signal.aborted) throw signal.reason;
       this.#cached = credentials;

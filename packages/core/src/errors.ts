@@ -15,6 +15,11 @@ export type RdsIamErrorCode =
   | 'ERR_INVALID_OPTION'
   /** Two options contradict each other (for example a password next to IAM). */
   | 'ERR_CONFLICTING_OPTIONS'
+  /**
+   * A callback was given to a promise API that would never call it (mysql2's promise pool from
+   * `createPool()`): the message names the callback API to use instead.
+   */
+  | 'ERR_CALLBACK_NOT_SUPPORTED'
   /** No signing region: not an RDS hostname and none configured. */
   | 'ERR_REGION_NOT_FOUND'
   /** The AWS credentials could not be resolved, or expire too soon to sign a usable token. */

@@ -1,4 +1,5 @@
 export {
+  type ClosableSocket,
   createIamConnector,
   IAM_OPTION_KEYS,
   type IamConnectionOptions,

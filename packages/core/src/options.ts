@@ -151,6 +151,30 @@ function validateFunction(value: unknown, option: string): void {
   }
 }
 
+/** What an access key id looks like, and the usual mistakes; said after {@link accessKeyIdProblem}. */
+export const ACCESS_KEY_ID_RULE =
+  "An AWS access key id is letters and digits only (such as AKIA... or ASIA...): check that it is not the secret access key (which has '/' and '+') and that no quote, space or line break came along with it.";
+
+/**
+ * What is wrong with an access key id, checked before signing: a token signed with it would not
+ * parse as an RDS IAM auth token (and no AWS key looks like that). Never quotes the value, which may
+ * be a secret key given in the wrong place. `undefined` when it is well-formed.
+ *
+ * @example
+ * ```ts
+ * accessKeyIdProblem('wJalrXUtnFEMI/K7MDENG'); // "contains '/'"
+ * ```
+ */
+export function accessKeyIdProblem(accessKeyId: string): string | undefined {
+  if (accessKeyId === '') return 'is empty';
+  const bad = /[^A-Za-z0-9_-]/.exec(accessKeyId)?.[0];
+  if (bad === undefined) return undefined;
+  if (bad === ' ') return 'contains a space';
+  if (/\s/.test(bad)) return 'contains a line break or tab';
+  if (bad > '\u007f') return 'contains a non-ASCII character';
+  return `contains '${bad}'`;
+}
+
 /** Describes a bad option value for a message without echoing long or secret strings. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string')
@@ -227,6 +251,16 @@ export function resolveOptions(options: TokenProviderOptions): ResolvedOptions {
     throw new RdsIamError(
       'ERR_INVALID_OPTION',
       'rds-iam: `credentials` must be `{ accessKeyId, secretAccessKey, sessionToken? }` or a credential provider function (e.g. fromNodeProviderChain() from @aws-sdk/credential-providers).',
+    );
+  }
+  const keyProblem =
+    credentials !== undefined && typeof credentials !== 'function'
+      ? accessKeyIdProblem(credentials.accessKeyId)
+      : undefined;
+  if (keyProblem) {
+    throw new RdsIamError(
+      'ERR_INVALID_OPTION',
+      `rds-iam: \`credentials.accessKeyId\` ${keyProblem}. ${ACCESS_KEY_ID_RULE}`,
     );
   }
   validateFunction(options.onEvent, 'onEvent');

@@ -16,6 +16,7 @@ import type {
   UpstreamTarget,
   VerifyResult,
 } from './context.js';
+import { type EmulatorIamOptions, emulatorIamOptions } from './iam-options.js';
 import { handleMysqlConnection } from './mysql.js';
 import { handlePostgresConnection } from './postgres.js';
 import {
@@ -281,6 +282,17 @@ export interface Emulator {
   addCredentials(credentials: EmulatorCredentials): void;
   /** A connection URL without password, for the listen address: `postgres://user@host:port/db`. */
   url(user: string, database?: string): string;
+  /**
+   * The rds-iam options that log in here (`signingHost`, `signingPort`, `region`, `credentials` of
+   * the accepted key `accessKeyId`, default the first one, and `ssl: { ca }`): spread them into any
+   * integration's options next to `host: emulator.host, port: emulator.port, user`.
+   * @throws {TypeError} when no accepted key has that id.
+   * @example
+   * ```ts
+   * const pool = createPool({ host: emulator.host, port: emulator.port, user: 'app', ...emulator.iamOptions() });
+   * ```
+   */
+  iamOptions(accessKeyId?: string): EmulatorIamOptions;
 }
 
 const DEFAULT_PORTS: Record<EmulatorEngine, number> = { postgres: 5432, mysql: 3306 };
@@ -639,6 +651,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       const db = database === undefined ? '' : `/${encodeURIComponent(database)}`;
       return `${scheme}://${encodeURIComponent(user)}@${h}:${port}${db}`;
     },
+    iamOptions: (accessKeyId) =>
+      emulatorIamOptions({ endpoint, region, caPem: ca.caPem, credentials }, accessKeyId),
   };
 }
 

@@ -41,6 +41,7 @@ export {
   redactUpstream,
   resolveEmulatorFlags,
 } from './flags.js';
+export { type EmulatorIamOptions, emulatorIamOptions } from './iam-options.js';
 export {
   EMPTY_PAYLOAD_SHA256,
   type PresignParams,

@@ -167,8 +167,16 @@ describe('PostgreSQL through the emulator', () => {
     });
     c.query(query);
     await new Promise((r) => setTimeout(r, 200));
-    const canceller = new pg.Client({ host: emu.host, port: emu.port, user: role });
-    (canceller as unknown as { cancel(c: pg.Client, q: pg.Query): void }).cancel(c, query);
+    // A CancelRequest on a connection of its own, as psql sends it (pg's own Client#cancel reads
+    // the deprecated Client#activeQuery).
+    const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+    const cancel = Buffer.alloc(16);
+    cancel.writeInt32BE(16, 0);
+    cancel.writeInt32BE(80877102, 4);
+    cancel.writeInt32BE(processID, 8);
+    cancel.writeInt32BE(secretKey, 12);
+    const canceller = net.connect(emu.port, emu.host, () => canceller.end(cancel));
+    canceller.on('error', () => undefined);
     const err = await done;
     expect(err?.code).toBe('57014');
     expect(Date.now() - started).toBeLessThan(5_000);

@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import {
+  type ClosableSocket,
   createIamConnector,
   type IamConnectionOptions,
   type IamConnector,
@@ -101,9 +102,10 @@ export function mysql2IamSetup(options: Mysql2IamOptions): {
     ({ connection, command }) =>
     async () => {
       let token: string;
+      const { stream } = connection as unknown as { stream?: ClosableSocket };
       try {
-        connector.tls.assertSecure((connection as unknown as { stream?: unknown }).stream);
-        token = await connector.password();
+        connector.tls.assertSecure(stream);
+        token = await connector.password(stream);
       } catch (err) {
         throw keepCode(err);
       }

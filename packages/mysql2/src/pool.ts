@@ -1,4 +1,4 @@
-import type { IamConnector } from '@rds-iam/core';
+import { type IamConnector, RdsIamError } from '@rds-iam/core';
 import mysql from 'mysql2/promise';
 import { type Mysql2IamOptions, mysql2IamSetup } from './config.js';
 
@@ -12,12 +12,36 @@ function withRetry(pool: mysql.Pool, connector: IamConnector): mysql.Pool {
   const execute = pool.execute.bind(pool) as (...args: unknown[]) => Promise<unknown>;
   const end = pool.end.bind(pool);
   Object.assign(pool, {
-    end: () => end().finally(() => connector.close()),
-    getConnection: () => connector.connect(getConnection),
-    query: (...args: unknown[]) => connector.connect(() => query(...args)),
-    execute: (...args: unknown[]) => connector.connect(() => execute(...args)),
+    end: (...args: unknown[]) => {
+      refuseCallback('end', args);
+      return end().finally(() => connector.close());
+    },
+    getConnection: (...args: unknown[]) => {
+      refuseCallback('getConnection', args);
+      return connector.connect(getConnection);
+    },
+    query: (...args: unknown[]) => {
+      refuseCallback('query', args);
+      return connector.connect(() => query(...args));
+    },
+    execute: (...args: unknown[]) => {
+      refuseCallback('execute', args);
+      return connector.connect(() => execute(...args));
+    },
   });
   return pool;
+}
+
+/**
+ * A promise pool never calls a callback: whoever passed one (Kysely's `MysqlDialect` calls
+ * `getConnection(callback)` and `end(callback)`) would wait for ever. Refused at once instead.
+ */
+function refuseCallback(method: string, args: readonly unknown[]): void {
+  if (!args.some((arg) => typeof arg === 'function')) return;
+  throw new RdsIamError(
+    'ERR_CALLBACK_NOT_SUPPORTED',
+    `rds-iam: \`${method}()\` of the promise pool from createPool() was given a callback, which it never calls. For a library that takes mysql2's callback pool (Kysely's MysqlDialect), use createCallbackPool() from @rds-iam/mysql2: \`new MysqlDialect({ pool: createCallbackPool(options) })\`.`,
+  );
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import {
+  type ClosableSocket,
   createIamConnector,
   type IamConnectionOptions,
   type IamConnector,
@@ -117,8 +118,10 @@ export function pgIamSetup(options: PgIamOptions): {
   // pg calls the password function as a method of the Client being connected, so the hook can watch
   // that connection's handshake and drop a token the server rejects, whoever owns the pool.
   async function password(this: unknown): Promise<string> {
-    const token = await connector.password();
-    const connection = (this as { connection?: Partial<EventEmitter> } | undefined)?.connection;
+    const connection = (
+      this as { connection?: Partial<EventEmitter> & { stream?: ClosableSocket } } | undefined
+    )?.connection;
+    const token = await connector.password(connection?.stream);
     connection?.once?.('errorMessage', (message: unknown) => connector.loginFailed(token, message));
     return token;
   }

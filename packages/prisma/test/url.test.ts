@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { RdsIamError, rdsCaCertificates } from '@rds-iam/core';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { iamDatabaseUrl } from '../src/index.js';
 import { anchorOf } from '../src/tls-probe.js';
 
@@ -16,8 +16,15 @@ const sign = ({ signingDate }: { signingDate: Date }) => ({
   expiresAt: signingDate.getTime() + 900_000,
 });
 
+const scratch: string[] = [];
+afterAll(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 function caFile(): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'rds-iam-test-')), 'ca.pem');
+  const dir = mkdtempSync(join(tmpdir(), 'rds-iam-test-'));
+  scratch.push(dir);
+  const file = join(dir, 'ca.pem');
   writeFileSync(file, rdsCaCertificates()[0] ?? '');
   return file;
 }
