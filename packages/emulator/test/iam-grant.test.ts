@@ -86,11 +86,15 @@ describe('requireIamGrant: a PostgreSQL user needs rds_iam, as on RDS', () => {
     ]);
   });
 
-  it('a user missing upstream is still told so (08004), and the token counts as accepted', async () => {
+  it('a user missing upstream is still told so (08004); the login counts as refused upstream', async () => {
     emu.resetCounters();
     const err = (await login('emu_no_such_role').catch((e: unknown) => e)) as { code?: string };
     expect(err.code).toBe('08004');
-    expect(emu.counters()).toMatchObject({ accepted: 1, rejected: 0 });
+    expect(emu.counters()).toMatchObject({
+      accepted: 0,
+      rejected: 1,
+      rejectedByReason: { 'upstream-refused': 1 },
+    });
   });
 
   it('is off by default: the same user without the grant logs in', async () => {
