@@ -33,13 +33,12 @@ export class LoginSession {
   #upstream: net.Socket | undefined;
   #timer: NodeJS.Timeout | undefined;
   #linger: NodeJS.Timeout | undefined;
-  #closed = false;
-  #relaying = false;
+  #state: 'login' | 'ending' | 'relay' | 'closed' = 'login';
 
   /** Destroys everything this session owns. Idempotent; safe from any callback. */
   readonly close = (): void => {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
     clearTimeout(this.#timer);
     clearTimeout(this.#linger);
     this.#timer = undefined;
@@ -64,8 +63,17 @@ export class LoginSession {
     if (raw.destroyed) this.close();
   }
 
+  /** Whether the login is over without a relay: closed, or a last message on its way. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#state === 'closed' || this.#state === 'ending';
+  }
+
+  /** Replaces the login's timer: a new bound for the next phase (the upstream login). */
+  restartTimer(timeoutMs: number, onExpired: () => void): void {
+    if (this.#state !== 'login') return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(onExpired, timeoutMs);
+    this.#timer.unref();
   }
 
   get client(): net.Socket {
@@ -86,7 +94,7 @@ export class LoginSession {
   /** The upstream socket, once dialled: destroyed with the session. */
   set upstream(socket: net.Socket | undefined) {
     this.#upstream = socket;
-    if (socket && this.#closed) socket.destroy();
+    if (socket && this.closed) socket.destroy();
   }
 
   /** Writes to the client while it can take it. */
@@ -99,7 +107,14 @@ export class LoginSession {
    * grace period). Throws {@link LoginEnded} so that the login stops where it is.
    */
   finish(last: Buffer): never {
-    if (!this.#closed && !this.#relaying) {
+    this.end(last);
+    throw new LoginEnded();
+  }
+
+  /** {@link finish} without the throw: for a timer's callback. */
+  end(last: Buffer): void {
+    if (this.#state === 'login') {
+      this.#state = 'ending';
       clearTimeout(this.#timer);
       this.#timer = undefined;
       this.#upstream?.destroy();
@@ -107,7 +122,6 @@ export class LoginSession {
       this.#linger = setTimeout(this.close, LINGER_MS);
       this.#linger.unref();
     }
-    throw new LoginEnded();
   }
 
   /**
@@ -116,11 +130,11 @@ export class LoginSession {
    */
   startRelay(toClient: Buffer, toUpstream: Buffer): void {
     const upstream = this.#upstream;
-    if (this.#closed || !upstream) {
-      this.close();
+    if (this.#state !== 'login' || !upstream) {
+      if (this.#state !== 'ending') this.close();
       throw new LoginEnded();
     }
-    this.#relaying = true;
+    this.#state = 'relay';
     clearTimeout(this.#timer);
     this.#timer = undefined;
     // From here a close on one side ends the other gracefully (see relay): no more hard closes.
