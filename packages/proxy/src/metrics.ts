@@ -17,7 +17,7 @@ export function prometheusMetrics(proxies: readonly LocalProxy[]): string {
     lines.push(`# HELP rds_iam_proxy_${name} ${help}`, `# TYPE rds_iam_proxy_${name} ${type}`);
   };
   const label = (p: LocalProxy, extra = ''): string =>
-    `{target="${escape(p.target)}",engine="${p.engine}"${extra}}`;
+    `{target="${labelValue(p.target)}",engine="${p.engine}"${extra}}`;
   const each = (name: string, value: (c: ReturnType<LocalProxy['counters']>) => number): void => {
     for (const p of proxies) lines.push(`rds_iam_proxy_${name}${label(p)} ${value(p.counters())}`);
   };
@@ -72,7 +72,7 @@ export function prometheusMetrics(proxies: readonly LocalProxy[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-function escape(value: string): string {
+function labelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
