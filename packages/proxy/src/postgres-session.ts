@@ -7,12 +7,11 @@ import {
   md5Password,
   passwordAuthenticationFailed,
   readMessage,
-  SSL_REQUEST,
   unsupportedProtocol,
 } from '@rds-iam/wire';
 import type { ProxyRefusalReason } from './log.js';
 import type { SessionEnv } from './session-env.js';
-import { dial, postgresUpstream, secure, UpstreamFailure } from './upstream.js';
+import { dial, postgresTls, postgresUpstream, UpstreamFailure } from './upstream.js';
 
 /*
  * The proxy's PostgreSQL session:
@@ -105,17 +104,21 @@ export async function servePostgres(env: SessionEnv): Promise<void> {
  * goes to upstream as it came, over TLS as RDS wants it, and the connection is closed once sent.
  */
 async function forwardCancel(env: SessionEnv, packet: Buffer): Promise<void> {
-  const { connector } = env;
+  // Not the session's upstream: the client hangs up right after sending, and the cancel must still
+  // be delivered. Every step is bounded by the upstream timeout.
+  const ctx = { ...env.upstream, track: () => {} };
   try {
-    const socket = await dial(env.upstream);
-    const settings = connector.tls.sharedSsl;
-    if (settings === false) {
+    const { socket } = await postgresTls(ctx, await dial(ctx));
+    // PostgreSQL answers a cancel by closing the connection.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => socket.destroy(), ctx.timeoutMs);
+      timer.unref();
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       socket.end(packet);
-      return;
-    }
-    socket.write(SSL_REQUEST);
-    const secured = await secure(socket, env.upstream, settings);
-    secured.end(packet);
+    });
   } catch {
     // A cancel is best effort, as in PostgreSQL itself: the client gets no answer either way.
   }

@@ -135,6 +135,34 @@ export interface PostgresUpstream extends Opened {
 }
 
 /**
+ * Negotiates TLS on a new PostgreSQL connection (SSLRequest, `S`, handshake verified), or keeps it
+ * plain where core's TLS settings allow it (loopback with `ssl: false`).
+ */
+export async function postgresTls(ctx: UpstreamContext, raw: net.Socket): Promise<Opened> {
+  const { connector } = ctx;
+  const reader = new FrameReader(raw, MAX_UPSTREAM_FRAME);
+  const settings = connector.tls.sharedSsl;
+  if (settings === false) return { socket: raw, reader };
+  const answer = await sendSslRequest(reader, (b) => raw.write(b), ctx.timeoutMs).catch(
+    (err: unknown) => {
+      throw new UpstreamFailure(
+        'upstream-unreachable',
+        `no answer to SSLRequest: ${describeError(err)}`,
+      );
+    },
+  );
+  if (answer !== 'S') {
+    throw new UpstreamFailure(
+      'upstream-tls',
+      `${connector.host}:${connector.port} offers no TLS (answered ${JSON.stringify(answer)} to SSLRequest)`,
+    );
+  }
+  reader.detach();
+  const socket = await secure(raw, ctx, settings);
+  return { socket, reader: new FrameReader(socket, MAX_UPSTREAM_FRAME) };
+}
+
+/**
  * Logs in to PostgreSQL upstream with the client's start-up parameters (`user` replaced by the IAM
  * user) and the token as the cleartext password, over TLS; retries once with a fresh token when
  * the token is rejected.
@@ -146,28 +174,7 @@ export async function postgresUpstream(
   const { connector } = ctx;
   for (let attempt = 0; ; attempt++) {
     const [password, raw] = await Promise.all([token(connector), dial(ctx)]);
-    let socket: net.Socket = raw;
-    let reader = new FrameReader(raw, MAX_UPSTREAM_FRAME);
-    const settings = connector.tls.sharedSsl;
-    if (settings !== false) {
-      const answer = await sendSslRequest(reader, (b) => raw.write(b), ctx.timeoutMs).catch(
-        (err: unknown) => {
-          throw new UpstreamFailure(
-            'upstream-unreachable',
-            `no answer to SSLRequest: ${describeError(err)}`,
-          );
-        },
-      );
-      if (answer !== 'S') {
-        throw new UpstreamFailure(
-          'upstream-tls',
-          `${connector.host}:${connector.port} offers no TLS (answered ${JSON.stringify(answer)} to SSLRequest)`,
-        );
-      }
-      reader.detach();
-      socket = await secure(raw, ctx, settings);
-      reader = new FrameReader(socket, MAX_UPSTREAM_FRAME);
-    }
+    const { socket, reader } = await postgresTls(ctx, raw);
     const write = (b: Buffer): void => {
       socket.write(b);
     };
