@@ -67,6 +67,12 @@ export interface LocalProxyOptions extends IamConnectionOptions {
    * ms, or the client gets an error that says which step was waiting. Default 30 000.
    */
   readonly connectTimeoutMs?: number;
+  /**
+   * Let the process exit while the proxy still listens (its open sessions still hold it): for a
+   * proxy started inside a tool's own process, such as a `prisma.config.ts`, which must not keep
+   * the Prisma CLI alive once its command is done. Default false.
+   */
+  readonly unref?: boolean;
   /** One entry per event worth a log line: listening, login, refusal, session end. Never a token. */
   readonly onLog?: (entry: ProxyLogEntry) => void;
 }

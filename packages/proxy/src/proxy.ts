@@ -78,6 +78,7 @@ export async function startLocalProxy(options: LocalProxyOptions): Promise<Local
     localPassword: _password,
     handshakeTimeoutMs: _handshake,
     connectTimeoutMs: _connect,
+    unref: _unref,
     onLog,
     ...iam
   } = options;
@@ -110,6 +111,7 @@ export async function startLocalProxy(options: LocalProxyOptions): Promise<Local
     connector.close();
     throw err;
   }
+  if (options.unref === true) server.unref();
   server.on('error', () => {
     // After listen, errors (EMFILE on accept, ...) must not crash the host process.
   });
