@@ -35,7 +35,8 @@ type Values = Parsed<typeof PROXY_OPTIONS & { json: { type: 'boolean' } }>['valu
 /** `host:port`, `[v6]:port` or `:port` (loopback). */
 export function listenAddress(value: string, flag: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value.trim());
-  const port = m ? portOption(m[3], flag) : undefined;
+  // Port 0: a free port, printed when the proxy is ready.
+  const port = m?.[3] === '0' ? 0 : m ? portOption(m[3], flag) : undefined;
   if (!m || port === undefined) {
     throw new UsageError(`--${flag} ${value}: expected host:port, such as 127.0.0.1:6543`);
   }
@@ -57,6 +58,14 @@ export function socketPath(dir: string, engine: 'postgres' | 'mysql', port: numb
   return engine === 'postgres' ? join(full, `.s.PGSQL.${port}`) : join(full, `mysql-${port}.sock`);
 }
 
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read the CA file ${path}: ${messageOf(err)}`);
+  }
+}
+
 /** What every target shares: credentials, CA, timeouts, local password. */
 export function sharedTargetOptions(
   values: Values,
@@ -66,13 +75,7 @@ export function sharedTargetOptions(
     -readonly [K in keyof LocalProxyOptions]?: LocalProxyOptions[K];
   } = {};
   if (values.profile !== undefined) out.profile = values.profile.trim();
-  if (values['ca-file'] !== undefined) {
-    try {
-      out.ssl = { ca: readFileSync(values['ca-file'], 'utf8') };
-    } catch (err) {
-      throw new UsageError(`cannot read --ca-file ${values['ca-file']}: ${messageOf(err)}`);
-    }
-  }
+  if (values['ca-file'] !== undefined) out.ssl = { ca: readCa(values['ca-file']) };
   if (values['credentials-timeout'] !== undefined) {
     out.credentialsTimeoutMs = msOption(
       values['credentials-timeout'],
@@ -132,7 +135,7 @@ function listenOf(
 
 /**
  * One `--target`: `ENGINE://USER@HOST[:PORT][/DATABASE]?listen=HOST:PORT` (or `listen-socket=DIR`),
- * with `region`, `signing-host` and `signing-port` as further query parameters.
+ * with `region`, `signing-host`, `signing-port` and `ca-file` as further query parameters.
  *
  * @example
  * ```ts
@@ -163,6 +166,7 @@ export function urlTarget(value: string): LocalProxyOptions {
   const region = regionOption(q.get('region') ?? undefined);
   const signingHost = hostOption(q.get('signing-host') ?? undefined, 'target signing-host');
   const signingPort = portOption(q.get('signing-port') ?? undefined, 'target signing-port');
+  const caFile = q.get('ca-file');
   return {
     engine,
     host,
@@ -172,6 +176,7 @@ export function urlTarget(value: string): LocalProxyOptions {
     ...(region ? { region } : {}),
     ...(signingHost ? { signingHost } : {}),
     ...(signingPort ? { signingPort } : {}),
+    ...(caFile ? { ssl: { ca: readCa(caFile) } } : {}),
     listen: listenOf(
       q.get('listen') ?? undefined,
       q.get('listen-socket') ?? undefined,

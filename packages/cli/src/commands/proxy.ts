@@ -39,11 +39,11 @@ Options:
   --engine <engine>         postgres or mysql (also mariadb, aurora-*)
   --database <name>         the database for clients that name none
   --region, --profile, --signing-host, --signing-port   as for rds-iam token
-  --listen <host:port>      where clients connect (default 127.0.0.1:5432 / 127.0.0.1:3306)
+  --listen <host:port>      where clients connect (default 127.0.0.1:5432 / 127.0.0.1:3306; port 0: any)
   --listen-socket <dir>     a Unix socket instead: DIR/.s.PGSQL.5432 (psql -h DIR), DIR/mysql-3306.sock
   --target <url>            one target of several (repeatable):
                             ENGINE://USER@HOST[:PORT][/DB]?listen=HOST:PORT (or listen-socket=DIR,
-                            region=, signing-host=, signing-port=)
+                            region=, signing-host=, signing-port=, ca-file=)
   --allow-non-loopback      listen on another address (a sidecar); needs --local-password-env
   --local-password-env <v>  the local password clients must present, read from this variable
   --ca-file <path>          trust this CA instead of the RDS bundle (the emulator's, a tunnel's)
