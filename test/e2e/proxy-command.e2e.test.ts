@@ -195,7 +195,7 @@ describe.runIf(hasDatabase('postgres') && hasDatabase('mysql'))(
       ).catch((e: { code?: number; stderr?: string }) => e);
       expect(noPassword).toMatchObject({ code: 2 });
       expect((noPassword as { stderr: string }).stderr).toMatch(
-        /needs a `localPassword` \(--local-password-env\)/,
+        /pass a `localPassword` \(--local-password-env\)/,
       );
 
       // With both, it starts, and a client must present the password.

@@ -88,13 +88,13 @@ export interface ResolvedProxyOptions {
 }
 
 function invalid(message: string): RdsIamError {
-  return new RdsIamError('ERR_INVALID_OPTION', `rds-iam proxy: ${message}`);
+  return new RdsIamError('ERR_INVALID_OPTION', `rds-iam: ${message}`);
 }
 
 function positiveMs(value: number | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value <= 0 || value > 2 ** 31 - 1) {
-    throw invalid(`\`${name}\` must be a number of milliseconds above 0 (got ${String(value)}).`);
+    throw invalid(`set \`${name}\` to a number of milliseconds above 0 (got ${String(value)}).`);
   }
   return value;
 }
@@ -108,19 +108,19 @@ function positiveMs(value: number | undefined, name: string, fallback: number): 
 export function resolveProxyOptions(options: LocalProxyOptions): ResolvedProxyOptions {
   if (options.engine !== 'postgres' && options.engine !== 'mysql') {
     throw invalid(
-      `\`engine\` must be 'postgres' or 'mysql' (got ${JSON.stringify(options.engine)}).`,
+      `use \`engine: 'postgres'\` or \`'mysql'\` (got ${JSON.stringify(options.engine)}).`,
     );
   }
   const localPassword = options.localPassword;
   if (localPassword !== undefined && (typeof localPassword !== 'string' || localPassword === '')) {
-    throw invalid('`localPassword` must be a non-empty string.');
+    throw invalid('set `localPassword` to a non-empty string, or remove it.');
   }
   const listen = options.listen ?? {};
   let resolved: ResolvedProxyOptions['listen'];
   if ('path' in listen) {
     if (typeof listen.path !== 'string' || !isAbsolute(listen.path)) {
       throw invalid(
-        `\`listen.path\` must be an absolute path (got ${JSON.stringify(listen.path)}).`,
+        `set \`listen.path\` to an absolute path (got ${JSON.stringify(listen.path)}).`,
       );
     }
     resolved = { path: listen.path };
@@ -128,17 +128,17 @@ export function resolveProxyOptions(options: LocalProxyOptions): ResolvedProxyOp
     const host = listen.host ?? '127.0.0.1';
     const port = listen.port ?? 0;
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw invalid(`\`listen.port\` must be 0-65535 (got ${String(port)}).`);
+      throw invalid(`set \`listen.port\` to 0-65535 (got ${String(port)}).`);
     }
     if (!isLoopbackHost(host)) {
       if (options.allowNonLoopback !== true) {
         throw invalid(
-          `listening on ${host} would let anyone who reaches it log in as the IAM user. Listen on loopback or a Unix socket, or pass \`allowNonLoopback: true\` (--allow-non-loopback) with a \`localPassword\` (--local-password-env) that clients must present.`,
+          `a proxy listening on ${host} would let anyone who reaches it log in as the IAM user. Listen on loopback or a Unix socket, or pass \`allowNonLoopback: true\` (--allow-non-loopback) with a \`localPassword\` (--local-password-env) that clients must present.`,
         );
       }
       if (localPassword === undefined) {
         throw invalid(
-          `listening on ${host} (not loopback) needs a \`localPassword\` (--local-password-env) that clients must present.`,
+          `a proxy listening on ${host} (not loopback) needs a password: pass a \`localPassword\` (--local-password-env) that clients must present.`,
         );
       }
     }
