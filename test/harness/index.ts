@@ -38,6 +38,7 @@ export {
   type IamEndpointOptions,
   startIamEndpoint,
 } from './endpoint.js';
+export { exampleEnv } from './example-env.js';
 export {
   type HarnessContext,
   NAME_PATTERN,

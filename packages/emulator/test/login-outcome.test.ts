@@ -1,6 +1,5 @@
 import net from 'node:net';
 import mysql from 'mysql2/promise';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type EmulatorEngine,
@@ -9,7 +8,7 @@ import {
   startEmulator,
 } from '../src/index.js';
 import { DEMO_CREDENTIALS } from '../src/verify.js';
-import { createRole, dropRole, PG_UPSTREAM, sdkToken, waitFor } from './helpers.js';
+import { clientFor, createRole, dropRole, PG_UPSTREAM, sdkToken, waitFor } from './helpers.js';
 
 /*
  * The emulator's log tells the truth: one report per login, with its final outcome after the
@@ -33,14 +32,7 @@ async function attempt(
 ) {
   const password = await sdkToken({ ...emu.endpoint, user, credentials: DEMO_CREDENTIALS });
   if (engine === 'postgres') {
-    const c = new pg.Client({
-      host: emu.host,
-      port: emu.port,
-      user,
-      database: 'test',
-      password,
-      ssl: { ca: emu.caPem },
-    });
+    const c = clientFor(emu, user, password);
     c.on('error', () => undefined);
     await c.connect();
     await c.end();

@@ -205,57 +205,23 @@ server_tls_ca_file = ${caFile}
 
 // ---- measurements ----------------------------------------------------------------------------
 
-async function pgbenchTps(target, extraArgs = []) {
-  const { stdout } = await exec(
+/** Runs pgbench against `target` (its port and environment) with `args`, to its end. */
+function pgbench(target, args) {
+  return exec(
     'pgbench',
-    [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(target.port),
-      '-U',
-      PG_USER,
-      '-S',
-      '-c',
-      '8',
-      '-j',
-      '2',
-      '-T',
-      String(SECONDS),
-      '-n',
-      ...extraArgs,
-      PG_DB,
-    ],
+    ['-h', '127.0.0.1', '-p', String(target.port), '-U', PG_USER, '-S', '-n', ...args, PG_DB],
     { env: { ...process.env, ...target.env }, maxBuffer: 1 << 24 },
   );
+}
+
+async function pgbenchTps(target) {
+  const { stdout } = await pgbench(target, ['-c', '8', '-j', '2', '-T', String(SECONDS)]);
   return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1]);
 }
 
 async function pgbenchConnect(target) {
   const dir = mkdtempSync(join(work, 'log-'));
-  await exec(
-    'pgbench',
-    [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(target.port),
-      '-U',
-      PG_USER,
-      '-S',
-      '-C',
-      '-c',
-      '1',
-      '-t',
-      '400',
-      '-n',
-      '-l',
-      '--log-prefix',
-      join(dir, 'tx'),
-      PG_DB,
-    ],
-    { env: { ...process.env, ...target.env }, maxBuffer: 1 << 24 },
-  );
+  await pgbench(target, ['-C', '-c', '1', '-t', '400', '-l', '--log-prefix', join(dir, 'tx')]);
   const log = readdirSync(dir)
     .map((f) => readFileSync(join(dir, f), 'utf8'))
     .join('');

@@ -143,4 +143,4 @@ export {
 } from './postgres/startup.js';
 export { relay } from './relay.js';
 export { LoginEnded, LoginSession } from './session.js';
-export { startTls } from './tls.js';
+export { type AcceptOptions, startTls, upgradeServerTls } from './tls.js';

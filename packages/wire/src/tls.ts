@@ -41,3 +41,40 @@ export function startTls(
     });
   });
 }
+
+/** What the server side of a login needs: TLS on offer, the bound on a client's packets, a hook. */
+export interface AcceptOptions {
+  /** The server certificate, when TLS is offered. */
+  readonly secureContext?: tls.SecureContext;
+  /** Largest packet a client may send before authentication; larger is hostile. */
+  readonly maxPacketBytes: number;
+  /** Called with the TLS socket as soon as it exists, for error and close listeners. */
+  onTls?(socket: tls.TLSSocket): void;
+}
+
+/**
+ * Starts TLS as the server on an accepted socket once the protocol has agreed to it (PostgreSQL's
+ * `S`, MySQL's SSLRequest). `rest`, the bytes already read past the negotiation (clients send their
+ * ClientHello right behind it), goes back into the socket, where the TLS socket reads it first.
+ *
+ * @example
+ * ```ts
+ * const secure = upgradeServerTls(raw, reader.detach(), { secureContext, maxPacketBytes: 65_536 });
+ * ```
+ */
+export function upgradeServerTls(
+  raw: net.Socket,
+  rest: Buffer,
+  options: AcceptOptions,
+  alpn?: string[],
+): tls.TLSSocket {
+  raw.pause();
+  if (rest.length > 0) raw.unshift(rest);
+  const secure = new tls.TLSSocket(raw, {
+    isServer: true,
+    ...(options.secureContext ? { secureContext: options.secureContext } : {}),
+    ...(alpn ? { ALPNProtocols: alpn } : {}),
+  });
+  options.onTls?.(secure);
+  return secure;
+}

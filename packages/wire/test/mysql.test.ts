@@ -84,6 +84,17 @@ describe('MySQL handshake packets', () => {
   });
 });
 
+/** The HandshakeResponse41 fields of a plain login as `app`. */
+const response = {
+  capabilities: greeting.capabilities,
+  mariaDbCapabilities: 0,
+  maxPacketSize: 1 << 24,
+  charset: 45,
+  user: 'app',
+  database: undefined,
+  connectAttrs: undefined,
+};
+
 describe('loginMysql', () => {
   it('answers a switch to mysql_clear_password with the password and returns the OK', async () => {
     const toClient = new PassThrough();
@@ -91,15 +102,7 @@ describe('loginMysql', () => {
     const reader = new PacketReader(toClient, 1024);
     const login = loginMysql(reader, (b) => sent.push(b), {
       greeting,
-      response: {
-        capabilities: greeting.capabilities,
-        mariaDbCapabilities: 0,
-        maxPacketSize: 1 << 24,
-        charset: 45,
-        user: 'app',
-        database: undefined,
-        connectAttrs: undefined,
-      },
+      response,
       seq: 2,
       secure: true,
       initial: { plugin: 'mysql_native_password', authData: Buffer.alloc(0) },
@@ -123,15 +126,7 @@ describe('loginMysql', () => {
     const sent: Buffer[] = [];
     const login = loginMysql(new PacketReader(toClient, 1024), (b) => sent.push(b), {
       greeting,
-      response: {
-        capabilities: greeting.capabilities,
-        mariaDbCapabilities: 0,
-        maxPacketSize: 1 << 24,
-        charset: 45,
-        user: 'app',
-        database: undefined,
-        connectAttrs: undefined,
-      },
+      response,
       seq: 1,
       secure: false,
       password: (plugin) => (plugin === 'mysql_native_password' ? '' : undefined),

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import tls from 'node:tls';
+import { type AcceptOptions, upgradeServerTls } from '../tls.js';
 import {
   buildGreeting,
   type Greeting,
@@ -76,15 +76,9 @@ export class MysqlServerSide {
 }
 
 /** Options of {@link acceptMysqlHandshake}. */
-export interface MysqlAcceptOptions {
+export interface MysqlAcceptOptions extends AcceptOptions {
   /** The greeting to send; CLIENT_SSL in it is what offers TLS. */
   readonly greeting: Greeting;
-  /** The server certificate, when TLS is offered. */
-  readonly secureContext?: tls.SecureContext;
-  /** Largest packet a client may send before authentication. */
-  readonly maxPacketBytes: number;
-  /** Called with the TLS socket as soon as it exists, for error and close listeners. */
-  onTls?(socket: tls.TLSSocket): void;
 }
 
 /**
@@ -121,12 +115,7 @@ export async function acceptMysqlHandshake(
       return { side, response: parsed };
     }
     if (side.tls || !options.secureContext) throw side.refusal(badHandshake());
-    // Bytes read past the SSLRequest (clients send their ClientHello right behind it) go back into
-    // the socket, where the TLS socket picks them up before reading on.
-    const rest = side.reader.detach();
-    if (rest.length > 0) raw.unshift(rest);
-    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: options.secureContext });
-    options.onTls?.(secure);
+    const secure = upgradeServerTls(raw, side.reader.detach(), options);
     side.socket = secure;
     side.tls = true;
     side.reader = new PacketReader(secure, options.maxPacketBytes);

@@ -1,6 +1,6 @@
 import type net from 'node:net';
-import tls from 'node:tls';
 import { FrameReader } from '../frames.js';
+import { type AcceptOptions, upgradeServerTls } from '../tls.js';
 import {
   CANCEL_REQUEST_CODE,
   GSSENC_REQUEST_CODE,
@@ -48,15 +48,11 @@ export interface PostgresStartup {
   readonly request: PostgresStartupRequest;
 }
 
-/** Options of {@link acceptPostgresStartup}. */
-export interface PostgresStartupOptions {
-  /** TLS on offer; without it an SSLRequest is answered `N` and the client goes on in plaintext. */
-  readonly secureContext?: tls.SecureContext;
-  /** Largest start-up packet accepted; larger is hostile. */
-  readonly maxPacketBytes: number;
-  /** Called with the TLS socket as soon as it exists, for error and close listeners. */
-  onTls?(socket: tls.TLSSocket): void;
-}
+/**
+ * Options of {@link acceptPostgresStartup}: without `secureContext` an SSLRequest is answered `N`
+ * and the client goes on in plaintext.
+ */
+export type PostgresStartupOptions = AcceptOptions;
 
 /**
  * Reads a client's start-up on `raw` (the socket of a new connection): answers SSLRequest with `S`
@@ -79,15 +75,7 @@ export async function acceptPostgresStartup(
   let reader = new FrameReader(raw, options.maxPacketBytes);
   let encrypted = false;
   const upgrade = (): void => {
-    const rest = reader.detach();
-    raw.pause();
-    if (rest.length > 0) raw.unshift(rest);
-    const secure = new tls.TLSSocket(raw, {
-      isServer: true,
-      ...(options.secureContext ? { secureContext: options.secureContext } : {}),
-      ALPNProtocols: ['postgresql'],
-    });
-    options.onTls?.(secure);
+    const secure = upgradeServerTls(raw, reader.detach(), options, ['postgresql']);
     socket = secure;
     encrypted = true;
     reader = new FrameReader(secure, options.maxPacketBytes);
