@@ -284,7 +284,23 @@ async function sysbenchTls(caFile) {
 
 // ---- run -------------------------------------------------------------------------------------
 
+const has = (command) =>
+  exec('sh', ['-c', `command -v ${command}`]).then(
+    () => true,
+    () => false,
+  );
+
 async function main() {
+  const tools = {
+    pgbench: await has('pgbench'),
+    pgbouncer: await has('pgbouncer'),
+    sysbench: await has('sysbench'),
+  };
+  if (!tools.pgbench || !tools.sysbench) {
+    throw new Error(
+      'the proxy bench needs pgbench and sysbench: apt-get install postgresql-client sysbench (and pgbouncer for its row)',
+    );
+  }
   console.log(
     `# @rds-iam/proxy bench: ${cpus().length} cores (${cpus()[0]?.model}), node ${process.version}, ${SECONDS}s x ${ROUNDS} rounds`,
   );
@@ -331,7 +347,9 @@ async function main() {
     {},
     PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   );
-  const bouncer = await pgbouncer(pgPort, caPg, pgToken);
+  const bouncer = tools.pgbouncer ? await pgbouncer(pgPort, caPg, pgToken) : undefined;
+  if (!bouncer)
+    console.log('\n(PgBouncer is not installed: apt-get install pgbouncer. Its row is left out.)');
 
   const paths = {
     direct: {
@@ -343,16 +361,16 @@ async function main() {
       env: { PGSSLMODE: 'disable' },
       pid: proxyPg.child.pid,
     },
-    pgbouncer: { port: bouncer.port, env: { PGSSLMODE: 'disable' }, pid: bouncer.child.pid },
+    ...(bouncer
+      ? { pgbouncer: { port: bouncer.port, env: { PGSSLMODE: 'disable' }, pid: bouncer.child.pid } }
+      : {}),
   };
-  const tps = { direct: [], proxy: [], pgbouncer: [] };
+  const tps = Object.fromEntries(Object.keys(paths).map((name) => [name, []]));
   // Where the time goes: CPU seconds of the process in front (proxy, PgBouncer) and of the
   // emulator, per 1,000 transactions.
-  const cpu = {
-    direct: { front: 0, emulator: 0, tx: 0 },
-    proxy: { front: 0, emulator: 0, tx: 0 },
-    pgbouncer: { front: 0, emulator: 0, tx: 0 },
-  };
+  const cpu = Object.fromEntries(
+    Object.keys(paths).map((name) => [name, { front: 0, emulator: 0, tx: 0 }]),
+  );
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of Object.keys(paths)) {
       const path = paths[name];
@@ -371,7 +389,7 @@ async function main() {
   console.log('|---|---|---|---|---|');
   for (const [name, v] of Object.entries(pgResult)) {
     console.log(
-      `| ${name} | ${v.toFixed(0)} | ${tps[name].map((x) => x.toFixed(0)).join(', ')} | ${(v / pgResult.direct).toFixed(2)} | ${(v / pgResult.pgbouncer).toFixed(2)} |`,
+      `| ${name} | ${v.toFixed(0)} | ${tps[name].map((x) => x.toFixed(0)).join(', ')} | ${(v / pgResult.direct).toFixed(2)} | ${pgResult.pgbouncer ? (v / pgResult.pgbouncer).toFixed(2) : '-'} |`,
     );
   }
 
@@ -394,7 +412,7 @@ async function main() {
       `| ${name} | ${c.p50.toFixed(2)} | ${c.p99.toFixed(2)} | ${(c.p50 - connect.direct.p50).toFixed(2)} | ${(c.p99 - connect.direct.p99).toFixed(2)} |`,
     );
   }
-  await stop(bouncer.child);
+  if (bouncer) await stop(bouncer.child);
 
   // Idle cost: the PostgreSQL proxy with no client for a few seconds.
   const idleBefore = usage(proxyPg.child.pid);
