@@ -1,6 +1,10 @@
+import { rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../src/command.js';
 import {
   type EmulatorEngine,
   type EmulatorLogin,
@@ -132,3 +136,26 @@ describe.each(['postgres', 'mysql'] as const)(
     });
   },
 );
+
+describe('rds-iam-emulator (bin): the start-up warning', () => {
+  it('prints a warning line on stderr when the upstream server does not answer', async () => {
+    const port = await closedPort();
+    const err: string[] = [];
+    const caFile = join(tmpdir(), `emu-warning-ca-${process.pid}.pem`);
+    const run = await main(
+      ['--engine', 'mysql', '--upstream', `mysql://127.0.0.1:${port}`, '--ca-file', caFile],
+      { stdout: { write: () => true }, stderr: { write: (s: string) => err.push(s) } },
+    );
+    try {
+      await waitFor(() => err.join('').includes('warning'));
+      expect(err.join('')).toMatch(
+        new RegExp(
+          `^\\S+Z warning: the upstream server 127\\.0\\.0\\.1:${port} does not answer \\(ECONNREFUSED\\): every login will fail \\(upstream-unreachable\\) until it does\\n$`,
+        ),
+      );
+    } finally {
+      await run?.emulator.stop();
+      rmSync(caFile, { force: true });
+    }
+  });
+});
