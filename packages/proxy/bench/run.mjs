@@ -65,6 +65,14 @@ function startJson(file, args, env = {}, nodeArgs = []) {
   });
 }
 
+/** The emulator (the endpoint every path reaches) in its own process, its CA written to `caFile`. */
+function emulator(engine, upstream, caFile) {
+  return startJson(EMULATOR, [
+    ...['--engine', engine, '--upstream', upstream, '--port', '0', '--ca-file', caFile],
+    ...['--json', '--quiet'],
+  ]);
+}
+
 async function stop(child) {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -306,18 +314,7 @@ async function main() {
   );
   await setUpPostgres();
   const caPg = join(work, 'pg-ca.pem');
-  const emuPg = await startJson(EMULATOR, [
-    '--engine',
-    'postgres',
-    '--upstream',
-    'postgres://127.0.0.1:5432',
-    '--port',
-    '0',
-    '--ca-file',
-    caPg,
-    '--json',
-    '--quiet',
-  ]);
+  const emuPg = await emulator('postgres', 'postgres://127.0.0.1:5432', caPg);
   const pgPort = emuPg.ready.port;
   const pgToken = await token(pgPort, PG_USER);
   const proxyArgs = (engine, port, db, user, ca) => [
@@ -427,18 +424,7 @@ async function main() {
   // MySQL.
   await setUpMysql();
   const caMy = join(work, 'my-ca.pem');
-  const emuMy = await startJson(EMULATOR, [
-    '--engine',
-    'mysql',
-    '--upstream',
-    'mysql://127.0.0.1:3306',
-    '--port',
-    '0',
-    '--ca-file',
-    caMy,
-    '--json',
-    '--quiet',
-  ]);
+  const emuMy = await emulator('mysql', 'mysql://127.0.0.1:3306', caMy);
   const myPort = emuMy.ready.port;
   const proxyMy = await startJson(CLI, proxyArgs('mysql', myPort, MY_DB, MY_USER, caMy));
   const myPaths = {
