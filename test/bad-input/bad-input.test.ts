@@ -33,6 +33,7 @@ import { iamPostgresOptions } from '@rds-iam/postgres';
 import { iamDatabaseUrl } from '@rds-iam/prisma';
 import { iamPrismaMariaDb } from '@rds-iam/prisma/mariadb';
 import { iamPrismaPg } from '@rds-iam/prisma/pg';
+import { startLocalProxy } from '@rds-iam/proxy';
 import { iamSequelizeOptions } from '@rds-iam/sequelize';
 import { iamDataSourceOptions } from '@rds-iam/typeorm';
 import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from 'vitest';
@@ -1008,6 +1009,66 @@ const cases: BadInputCase[] = [
     code: 'ERR_INVALID_USER',
     fix: /Set it to the database user/,
   },
+  // ---- the local IAM proxy: refused before anything listens ----
+  {
+    name: 'proxy: a listen address that is not loopback',
+    run: () =>
+      startLocalProxy({
+        engine: 'postgres',
+        host: RDS_HOST,
+        user: 'app',
+        listen: { host: '0.0.0.0', port: 6543 },
+        sign,
+      }),
+    code: 'ERR_INVALID_OPTION',
+    fix: /Listen on loopback or a Unix socket, or pass `allowNonLoopback: true`/,
+  },
+  {
+    name: 'proxy: not loopback, allowed, without a local password',
+    run: () =>
+      startLocalProxy({
+        engine: 'mysql',
+        host: RDS_HOST,
+        user: 'app',
+        listen: { host: '0.0.0.0', port: 3307 },
+        allowNonLoopback: true,
+        sign,
+      }),
+    code: 'ERR_INVALID_OPTION',
+    fix: /pass a `localPassword`/,
+  },
+  {
+    name: 'proxy: an empty local password',
+    run: () =>
+      startLocalProxy({ engine: 'postgres', host: RDS_HOST, user: 'app', localPassword: '', sign }),
+    code: 'ERR_INVALID_OPTION',
+    fix: /set `localPassword` to a non-empty string/,
+  },
+  {
+    name: 'proxy: a relative socket path',
+    run: () =>
+      startLocalProxy({
+        engine: 'postgres',
+        host: RDS_HOST,
+        user: 'app',
+        listen: { path: 'sock' },
+        sign,
+      }),
+    code: 'ERR_INVALID_OPTION',
+    fix: /set `listen.path` to an absolute path/,
+  },
+  {
+    name: 'proxy: an unknown engine',
+    run: () => startLocalProxy({ engine: 'oracle' as never, host: RDS_HOST, user: 'app', sign }),
+    code: 'ERR_INVALID_OPTION',
+    fix: /use `engine: 'postgres'`/,
+  },
+  {
+    name: 'proxy: ssl false towards RDS',
+    run: () => startLocalProxy({ engine: 'mysql', host: RDS_HOST, user: 'app', ssl: false, sign }),
+    code: 'ERR_TLS_REQUIRED',
+    fix: /remove `ssl: false`/,
+  },
 ];
 
 beforeAll(async () => {
@@ -1185,6 +1246,35 @@ const cliCases: CliCase[] = [
     args: ['decode', '-'],
     input: () => tamper('X-Amz-Date', '20250199T120000Z'),
     fix: /X-Amz-Date is not a valid date and time/,
+  },
+  {
+    name: 'cli: proxy listening beyond loopback without a local password',
+    args: [
+      'proxy',
+      '--engine',
+      'postgres',
+      '--host',
+      RDS_HOST,
+      '--user',
+      'app',
+      '--listen',
+      '0.0.0.0:6543',
+      '--allow-non-loopback',
+    ],
+    fix: /pass a `localPassword` \(--local-password-env\)/,
+  },
+  {
+    name: 'cli: proxy with --target and --host',
+    args: [
+      'proxy',
+      '--host',
+      RDS_HOST,
+      '--user',
+      'app',
+      '--target',
+      `postgres://app@${RDS_HOST}/db`,
+    ],
+    fix: /give --target, or --host and --user, not both/,
   },
 ];
 

@@ -15,6 +15,7 @@ import {
   type DatabaseTarget,
   databaseFor,
   type Engine,
+  exampleEnv,
   type IamEndpoint,
   type IamUser,
   startIamEndpoint,
@@ -134,18 +135,7 @@ for (const example of EXAMPLES) {
 
       test('RDS_* mode: logs in to the endpoint the variables name (here: an emulator, as through a tunnel)', async () => {
         iam.emulator.resetCounters();
-        const run = await runExample(example.name, {
-          RDS_HOST: iam.host,
-          RDS_PORT: String(iam.port),
-          RDS_USER: app.user,
-          RDS_DATABASE: app.database ?? '',
-          RDS_REGION: iam.region,
-          RDS_SIGNING_HOST: iam.endpoint.host,
-          RDS_SIGNING_PORT: String(iam.endpoint.port),
-          RDS_CA_FILE: join(caDir, 'ca.pem'),
-          AWS_ACCESS_KEY_ID: iam.credentials.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: iam.credentials.secretAccessKey,
-        });
+        const run = await runExample(example.name, exampleEnv(iam, app, join(caDir, 'ca.pem')));
         expect(run.stderr).toBe('');
         expect(run.code).toBe(0);
         expect(run.stdout).toContain(
@@ -181,18 +171,7 @@ describe.runIf(databaseFor('postgres') !== undefined)('examples/core-pg', () => 
 
   test('logs in through the emulator with RDS_* variables and the demo keys', async () => {
     iam.emulator.resetCounters();
-    const run = await runExample('core-pg', {
-      RDS_HOST: iam.host,
-      RDS_PORT: String(iam.port),
-      RDS_USER: app.user,
-      RDS_DATABASE: app.database ?? '',
-      RDS_REGION: iam.region,
-      RDS_SIGNING_HOST: iam.endpoint.host,
-      RDS_SIGNING_PORT: String(iam.endpoint.port),
-      RDS_CA_FILE: join(caDir, 'ca.pem'),
-      AWS_ACCESS_KEY_ID: iam.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: iam.credentials.secretAccessKey,
-    });
+    const run = await runExample('core-pg', exampleEnv(iam, app, join(caDir, 'ca.pem')));
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const expectedUser = databaseFor('postgres')?.enforcesLoginUser ? app.user : 'postgres';

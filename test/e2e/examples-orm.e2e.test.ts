@@ -9,6 +9,7 @@ import {
   databaseFor,
   ENGINES,
   type Engine,
+  exampleEnv,
   hasDatabase,
   type IamEndpoint,
   type IamUser,
@@ -167,18 +168,7 @@ describe('knex, TypeORM, Sequelize and MikroORM examples', () => {
         if (!target) throw new Error(`no ${example.engine} endpoint`);
         const { iam, app, caFile } = target;
         iam.emulator.resetCounters();
-        const run = await runExample(example.dir, {
-          RDS_HOST: iam.host,
-          RDS_PORT: String(iam.port),
-          RDS_USER: app.user,
-          RDS_DATABASE: app.database ?? '',
-          RDS_REGION: iam.region,
-          RDS_SIGNING_HOST: iam.endpoint.host,
-          RDS_SIGNING_PORT: String(iam.endpoint.port),
-          RDS_CA_FILE: caFile,
-          AWS_ACCESS_KEY_ID: iam.credentials.accessKeyId,
-          AWS_SECRET_ACCESS_KEY: iam.credentials.secretAccessKey,
-        });
+        const run = await runExample(example.dir, exampleEnv(iam, app, caFile));
         expectRanThrough(run, app.user);
         const counters = iam.emulator.counters();
         expect(counters.accepted).toBeGreaterThanOrEqual(1);

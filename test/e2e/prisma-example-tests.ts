@@ -7,6 +7,7 @@ import { expect, test } from 'vitest';
 import {
   databaseFor,
   type Engine,
+  exampleEnv,
   type IamEndpoint,
   type IamUser,
   startIamEndpoint,
@@ -66,18 +67,7 @@ export function exampleTests(
     const fresh = await startIamEndpoint(engine);
     const ca = join(EXAMPLES[engine], 'generated', 'emulator-ca.pem');
     writeFileSync(ca, fresh.ca);
-    const env = {
-      RDS_HOST: fresh.host,
-      RDS_PORT: String(fresh.port),
-      RDS_USER: user.user,
-      RDS_DATABASE: user.database ?? '',
-      RDS_REGION: fresh.region,
-      RDS_SIGNING_HOST: fresh.endpoint.host,
-      RDS_SIGNING_PORT: String(fresh.endpoint.port),
-      RDS_CA_FILE: ca,
-      AWS_ACCESS_KEY_ID: fresh.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: fresh.credentials.secretAccessKey,
-    };
+    const env = exampleEnv(fresh, user, ca);
     const run = await runExample(engine, env);
     expect({ code: run.code, stderr: run.code === 0 ? '' : run.stderr }).toEqual({
       code: 0,

@@ -40,6 +40,7 @@ export {
   startIamEndpoint,
   upstreamAuth,
 } from './endpoint.js';
+export { exampleEnv } from './example-env.js';
 export {
   type HarnessContext,
   NAME_PATTERN,

@@ -5,6 +5,7 @@ import { decodeCommand } from './commands/decode.js';
 import { doctorCommand } from './commands/doctor.js';
 import { emulatorCommand } from './commands/emulator.js';
 import { policyCommand } from './commands/policy.js';
+import { proxyCommand } from './commands/proxy.js';
 import { tokenCommand } from './commands/token.js';
 import { urlCommand } from './commands/url.js';
 import { EXIT, errorCodeOf, exitCodeOf, messageOf, UsageError } from './errors.js';
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   policyCommand,
   doctorCommand,
   emulatorCommand,
+  proxyCommand,
 ];
 
 function version(): string {

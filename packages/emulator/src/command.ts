@@ -12,6 +12,7 @@ import {
   redactUpstream,
   resolveEmulatorFlags,
 } from './flags.js';
+import { formatWarning } from './upstream-check.js';
 import type { EmulatorCredentials } from './verify.js';
 
 const USAGE = `Usage: rds-iam-emulator --engine postgres|mysql [options]
@@ -89,6 +90,7 @@ export async function main(
     const emulator = await startEmulator({
       ...flags.options,
       ...(flags.quiet ? {} : { onLogin: (l) => io.stderr.write(`${formatLogin(l)}\n`) }),
+      onWarning: (message) => io.stderr.write(`${formatWarning(message)}\n`),
     });
     const caFile =
       flags.caFile ?? resolve(join(tmpdir(), `rds-iam-emulator-ca-${emulator.port}.pem`));

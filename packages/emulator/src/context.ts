@@ -123,7 +123,14 @@ export type RejectReason =
    * With `requireIamGrant`: PostgreSQL, the user is not a member of `rds_iam` upstream; MySQL, the
    * user has a password upstream (or is missing). RDS would not take a token from it.
    */
-  | 'not-iam-user';
+  | 'not-iam-user'
+  /**
+   * The token was good, but the upstream server refused the session (no such role or database, a
+   * wrong upstream password): the login's final outcome is that refusal.
+   */
+  | 'upstream-refused'
+  /** The token was good, but the upstream server could not be reached or did not answer. */
+  | 'upstream-unreachable';
 
 /**
  * The verdict on one login: accepted (with the access key that signed the token) or refused with a

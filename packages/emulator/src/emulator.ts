@@ -19,6 +19,7 @@ import type {
 import { type EmulatorIamOptions, emulatorIamOptions } from './iam-options.js';
 import { handleMysqlConnection } from './mysql.js';
 import { handlePostgresConnection } from './postgres.js';
+import { checkUpstream } from './upstream-check.js';
 import {
   createVerifier,
   DEMO_CREDENTIALS,
@@ -105,6 +106,12 @@ export interface EmulatorOptions {
    * token. For a log line per login.
    */
   readonly onLogin?: (login: EmulatorLogin) => void;
+  /**
+   * Called once, soon after start, when the upstream server does not answer a TCP connection
+   * (within `handshakeTimeoutMs`, at most 5 s): the emulator runs anyway, and every login fails with
+   * `upstream-unreachable` until upstream answers. For a warning line at start-up.
+   */
+  readonly onWarning?: (message: string) => void;
   /** Refuse logins without TLS (as RDS does for IAM users). Default true. */
   readonly requireTls?: boolean;
   /**
@@ -456,6 +463,17 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   server.on('error', () => {
     // After listen, errors (EMFILE on accept, ...) must not crash the host process.
   });
+  const upstreamCheck = new AbortController();
+  void checkUpstream(upstream, Math.min(handshakeTimeoutMs, 5_000), upstreamCheck.signal).then(
+    (warning) => {
+      if (warning === undefined) return;
+      try {
+        options.onWarning?.(warning);
+      } catch {
+        // A failing log callback must not take the emulator down.
+      }
+    },
+  );
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
   const endpoint: EndpointAddress = {
@@ -588,6 +606,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      upstreamCheck.abort();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const sockets = [...clients, ...upstreams];
       const allClosed = sockets.map(

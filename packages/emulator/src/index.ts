@@ -48,6 +48,7 @@ export {
   presignAuthToken,
   UNSIGNED_PAYLOAD,
 } from './sigv4.js';
+export { checkUpstream, formatWarning } from './upstream-check.js';
 export {
   createVerifier,
   DEMO_CREDENTIALS,

@@ -2,6 +2,7 @@ import { createHook } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
+import type { Emulator } from '../src/emulator.js';
 import { type PresignParams, presignAuthToken } from '../src/sigv4.js';
 import type { EmulatorCredentials } from '../src/verify.js';
 
@@ -126,4 +127,22 @@ export function trackTimers(): { pending(): string[]; stop(): void } {
   });
   hook.enable();
   return { pending: () => [...live.values()], stop: () => hook.disable() };
+}
+
+/** A node-postgres client for `user` at `emu`'s listen address, trusting its CA, database `test`. */
+export function clientFor(
+  emu: Emulator,
+  user: string,
+  password: string,
+  extra: Partial<pg.ClientConfig> = {},
+): pg.Client {
+  return new pg.Client({
+    host: emu.host,
+    port: emu.port,
+    user,
+    database: 'test',
+    password,
+    ssl: { ca: emu.caPem },
+    ...extra,
+  });
 }

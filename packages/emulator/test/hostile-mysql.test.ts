@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { Capability, frame, parseErrPacket } from '@rds-iam/wire';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Capability, frame, parseErrPacket } from '../src/mysql-packets.js';
 import { activeResources, waitFor } from './helpers.js';
 import {
   createMysqlUser,

@@ -81,11 +81,15 @@ describe('strict as RDS by default: a PostgreSQL user needs rds_iam', () => {
     ]);
   });
 
-  it('a user missing upstream is still told so (08004), and the token counts as accepted', async () => {
+  it('a user missing upstream is still told so (08004); the login counts as refused upstream', async () => {
     emu.resetCounters();
     const err = (await login('emu_no_such_role').catch((e: unknown) => e)) as { code?: string };
     expect(err.code).toBe('08004');
-    expect(emu.counters()).toMatchObject({ accepted: 1, rejected: 0 });
+    expect(emu.counters()).toMatchObject({
+      accepted: 0,
+      rejected: 1,
+      rejectedByReason: { 'upstream-refused': 1 },
+    });
   });
 
   it('allowNonIamUsers relaxes exactly that: the same user without the grant logs in', async () => {

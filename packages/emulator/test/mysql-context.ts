@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import mysql from 'mysql2/promise';
-import { createCertificateAuthority } from '../src/certificate.js';
-import type { ConnectionContext, UpstreamTarget, VerifyResult } from '../src/context.js';
-import { handleMysqlConnection } from '../src/mysql.js';
 import {
   buildHandshakeResponse,
   Capability,
   frame,
   type MysqlPacket,
   PacketReader,
-} from '../src/mysql-packets.js';
+} from '@rds-iam/wire';
+import mysql from 'mysql2/promise';
+import { createCertificateAuthority } from '../src/certificate.js';
+import type { ConnectionContext, UpstreamTarget, VerifyResult } from '../src/context.js';
+import { handleMysqlConnection } from '../src/mysql.js';
 import { createVerifier, DEMO_CREDENTIALS } from '../src/verify.js';
 import { sdkToken } from './helpers.js';
 

@@ -10,10 +10,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mariadb from 'mariadb';
-import mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulator, startEmulator } from '../src/emulator.js';
 import {
   buildGreeting,
   Capability,
@@ -25,7 +21,11 @@ import {
   parseErrPacket,
   parseGreeting,
   parseHandshakeResponse,
-} from '../src/mysql-packets.js';
+} from '@rds-iam/wire';
+import mariadb from 'mariadb';
+import mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Emulator, startEmulator } from '../src/emulator.js';
 import { DEMO_CREDENTIALS } from '../src/verify.js';
 import { sdkToken, waitFor } from './helpers.js';
 import {
@@ -340,7 +340,11 @@ describe.skipIf(!available)('MySQL front end against the local MariaDB', () => {
       expect(err?.sqlMessage).toBe(
         `rds-iam emulator: the upstream server rejected the emulator's login as '${pwUser}': no such user upstream, or it needs a password other than the upstream URL's`,
       );
-      expect(wrongPw.logins).toMatchObject([{ ok: true, user: pwUser }]);
+      // The token was good; the login's outcome is upstream's refusal, a reason of its own.
+      expect(wrongPw.logins).toMatchObject([
+        { ok: false, user: pwUser, reason: 'upstream-refused' },
+      ]);
+      expect(JSON.stringify(wrongPw.logins)).toContain('Access denied');
       // A user missing upstream: not the server's misleading "(using password: NO)".
       const missing = await refused(withPw, 'u_emu_missing_user');
       expect(missing?.errno).toBe(1251);

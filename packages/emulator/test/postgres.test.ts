@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Emulator, startEmulator } from '../src/index.js';
 import { DEMO_CREDENTIALS, type EmulatorCredentials } from '../src/verify.js';
-import { createRole, dropRole, PG_UPSTREAM, sdkToken, waitFor } from './helpers.js';
+import { clientFor, createRole, dropRole, PG_UPSTREAM, sdkToken, waitFor } from './helpers.js';
 
 const UPSTREAM = `postgres://${PG_UPSTREAM.host}:${PG_UPSTREAM.port}`;
 
@@ -22,23 +22,6 @@ async function connectError(client: pg.Client): Promise<PgError> {
     await client.end().catch(() => undefined);
   }
   throw new Error('connect() succeeded; expected a rejection');
-}
-
-function clientFor(
-  emu: Emulator,
-  user: string,
-  password: string,
-  extra: Partial<pg.ClientConfig> = {},
-): pg.Client {
-  return new pg.Client({
-    host: emu.host,
-    port: emu.port,
-    user,
-    database: 'test',
-    password,
-    ssl: { ca: emu.caPem },
-    ...extra,
-  });
 }
 
 describe('PostgreSQL through the emulator', () => {

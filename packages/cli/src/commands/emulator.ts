@@ -6,6 +6,7 @@ import {
   EMULATOR_FLAGS_HELP,
   EmulatorUsageError,
   formatLogin,
+  formatWarning,
   policyLines,
   type ResolvedEmulatorFlags,
   readyJson,
@@ -66,6 +67,7 @@ ${EXIT_CODES_HELP}
       emulator = await startEmulator({
         ...flags.options,
         ...(quietLogins ? {} : { onLogin: (l) => io.stderr.write(`${formatLogin(l)}\n`) }),
+        onWarning: (message) => io.stderr.write(`${formatWarning(message)}\n`),
       });
     } catch (err) {
       if (err instanceof TypeError) throw new UsageError(messageOf(err));

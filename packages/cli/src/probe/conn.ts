@@ -1,17 +1,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import { FrameReader, startTls } from '@rds-iam/wire';
 
-/** A read that waited longer than the step allows. */
-export class ProbeTimeout extends Error {
-  override readonly name = 'ProbeTimeout';
-  readonly code = 'ETIMEDOUT';
-}
-
-/** The server closed the connection while a reply was expected. */
-export class ProbeClosed extends Error {
-  override readonly name = 'ProbeClosed';
-  readonly code = 'ECONNRESET';
-}
+/** A server's handshake message larger than this is not a database server's. */
+const MAX_FRAME = (1 << 20) + 5;
 
 /** What the TCP step found. */
 export interface TcpResult {
@@ -88,76 +80,27 @@ export interface ProbeTls {
 }
 
 /**
- * A socket with a byte-exact reader, upgradable to TLS mid-stream (both protocols negotiate TLS after
- * a plaintext exchange).
+ * A probe's connection: the socket, its frame reader with every wait bounded by the probe's
+ * timeout, and a TLS upgrade that reports what the server presented.
  */
 export class ProbeConnection {
   #socket: net.Socket;
-  #buffer: Buffer = Buffer.alloc(0);
-  #wake: (() => void) | undefined;
-  #error: Error | undefined;
-  #ended = false;
-  readonly #timeoutMs: number;
+  #reader: FrameReader;
+  readonly timeoutMs: number;
 
   constructor(socket: net.Socket, timeoutMs: number) {
     this.#socket = socket;
-    this.#timeoutMs = timeoutMs;
-    this.#attach(socket);
+    this.#reader = new FrameReader(socket, MAX_FRAME);
+    this.timeoutMs = timeoutMs;
   }
 
-  readonly #onData = (chunk: Buffer): void => {
-    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
-    this.#wake?.();
-  };
-  readonly #onError = (err: Error): void => {
-    this.#error ??= err;
-    this.#wake?.();
-  };
-  readonly #onEnd = (): void => {
-    this.#ended = true;
-    this.#wake?.();
-  };
-
-  #attach(socket: net.Socket): void {
-    socket.on('data', this.#onData);
-    socket.on('error', this.#onError);
-    socket.on('end', this.#onEnd);
-    socket.on('close', this.#onEnd);
+  get reader(): FrameReader {
+    return this.#reader;
   }
 
-  #detach(socket: net.Socket): void {
-    socket.off('data', this.#onData);
-    socket.off('error', this.#onError);
-    socket.off('end', this.#onEnd);
-    socket.off('close', this.#onEnd);
-  }
-
-  /** Exactly `n` bytes, or throws on error, close or timeout. */
-  async read(n: number): Promise<Buffer> {
-    const deadline = Date.now() + this.#timeoutMs;
-    while (this.#buffer.length < n) {
-      if (this.#error) throw this.#error;
-      if (this.#ended) throw new ProbeClosed('the server closed the connection');
-      const left = deadline - Date.now();
-      if (left <= 0)
-        throw new ProbeTimeout(`no answer from the server within ${this.#timeoutMs} ms`);
-      await new Promise<void>((done) => {
-        const timer = setTimeout(done, left);
-        this.#wake = () => {
-          clearTimeout(timer);
-          this.#wake = undefined;
-          done();
-        };
-      });
-    }
-    const out = this.#buffer.subarray(0, n);
-    this.#buffer = this.#buffer.subarray(n);
-    return out;
-  }
-
-  write(data: Buffer): void {
+  readonly write = (data: Buffer): void => {
     this.#socket.write(data);
-  }
+  };
 
   /**
    * Upgrades to TLS and reports what the server presented. The handshake itself accepts any
@@ -166,33 +109,21 @@ export class ProbeConnection {
    */
   async upgrade(options: ProbeTls): Promise<TlsResult> {
     const raw = this.#socket;
-    this.#detach(raw);
+    const rest = this.#reader.detach();
+    if (rest.length > 0) raw.unshift(rest);
     const isName = net.isIP(options.identity) === 0;
-    const socket = tls.connect({
-      socket: raw,
-      ca: options.ca,
-      ...(isName ? { servername: options.identity } : {}),
-      rejectUnauthorized: false,
-      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(options.identity, cert),
-    });
-    await new Promise<void>((done, fail) => {
-      const timer = setTimeout(() => {
-        socket.destroy();
-        fail(new ProbeTimeout(`the TLS handshake did not finish within ${this.#timeoutMs} ms`));
-      }, this.#timeoutMs);
-      socket.once('secureConnect', () => {
-        clearTimeout(timer);
-        socket.off('error', onError);
-        done();
-      });
-      const onError = (err: Error): void => {
-        clearTimeout(timer);
-        fail(err);
-      };
-      socket.once('error', onError);
-    });
+    const socket = await startTls(
+      raw,
+      {
+        ca: options.ca,
+        ...(isName ? { servername: options.identity } : {}),
+        rejectUnauthorized: false,
+        checkServerIdentity: (_host, cert) => tls.checkServerIdentity(options.identity, cert),
+      },
+      this.timeoutMs,
+    );
     this.#socket = socket;
-    this.#attach(socket);
+    this.#reader = new FrameReader(socket, MAX_FRAME);
     const cert = socket.getPeerCertificate();
     const result: TlsResult = {
       ok: socket.authorized,
