@@ -4,6 +4,7 @@ import { nodeTls } from './builtins.js';
 import { parseRdsEndpoint } from './endpoint.js';
 import { describeError, RdsIamError } from './errors.js';
 import { type Engine, resolveOptions, type TokenProviderOptions } from './options.js';
+import { type AbsentPassword, withoutPassword } from './password.js';
 import type { TokenProvider } from './provider.js';
 import { isAuthRejection, isTlsRequiredRefusal } from './rejection.js';
 import { sharedTokenProvider } from './shared.js';
@@ -38,7 +39,22 @@ export interface IamConnectionOptions extends TokenProviderOptions {
    * loopback (the emulator, a tunnel's local end): IAM tokens are sent as cleartext passwords.
    */
   ssl?: IamSslOption;
+  /**
+   * Nothing: the token is the password. An empty string or `null` (how configuration schemas and
+   * environment files spell an unset password) is taken as none, so such a config can be spread in
+   * as it is; any other value is refused with `ERR_CONFLICTING_OPTIONS`.
+   */
+  password?: AbsentPassword;
 }
+
+/**
+ * rds-iam's options as an ORM takes them next to its own, which name the endpoint its own way
+ * (`username`, `dbName`, ...): the core's, `tokenProvider`, `ssl` and the absent `password`.
+ */
+export type IamOrmOptions = Pick<
+  IamConnectionOptions,
+  (typeof IAM_OPTION_KEYS)[number] | 'ssl' | 'password'
+>;
 
 /**
  * Splits an integration's options into the core's and the driver's. `host`, `port` and `user` are
@@ -307,12 +323,12 @@ export interface IamConnector {
  * ```
  */
 export function createIamConnector(options: IamConnectionOptions, engine: Engine): IamConnector {
-  const resolved = resolveOptions({ engine, ...options });
+  const { tokenProvider, ssl, ...providerOptions } = withoutPassword(options);
+  const resolved = resolveOptions({ engine, ...providerOptions });
   // The CAs of the database's region when it is certain: named in the option or the endpoint. Not
   // AWS_REGION, which is the caller's region and may not be the database's (a custom DNS name).
   const caRegion = resolved.region ?? parseRdsEndpoint(resolved.signingHost)?.region;
-  const tls = iamTls(resolved.host, resolved.signingHost, options.ssl, caRegion);
-  const { tokenProvider, ssl: _ssl, ...providerOptions } = options;
+  const tls = iamTls(resolved.host, resolved.signingHost, ssl, caRegion);
   const provider = tokenProvider ?? sharedTokenProvider({ engine, ...providerOptions });
   let lastToken: string | undefined;
   const password = async (): Promise<string> => {

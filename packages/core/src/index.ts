@@ -3,6 +3,7 @@ export {
   IAM_OPTION_KEYS,
   type IamConnectionOptions,
   type IamConnector,
+  type IamOrmOptions,
   type IamSslOption,
   type IamTls,
   iamTls,
@@ -47,6 +48,7 @@ export {
   mariadbIamStream,
 } from './mariadb.js';
 export { DEFAULT_PORTS, type Engine, type TokenProviderOptions } from './options.js';
+export { type AbsentPassword, withoutPassword } from './password.js';
 export {
   type DbUserArnPart,
   type DbUserArnParts,

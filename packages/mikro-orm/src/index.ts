@@ -6,18 +6,19 @@ import type {
   Options,
 } from '@mikro-orm/core';
 import {
-  type IAM_OPTION_KEYS,
   type IamConnectionOptions,
+  type IamOrmOptions,
   mariadbIamSetup,
   RdsIamError,
   replicaSigning,
   splitIamOptions,
+  withoutPassword,
 } from '@rds-iam/core';
 import { type Mysql2IamOptions, mysql2IamSetup } from '@rds-iam/mysql2';
 import { type PgIamOptions, pgIamSetup } from '@rds-iam/pg';
 
 /** rds-iam's options, next to MikroORM's own. */
-export type IamOptions = Pick<PgIamOptions, (typeof IAM_OPTION_KEYS)[number]>;
+export type IamOptions = IamOrmOptions;
 
 /** A MikroORM driver class: `PostgreSqlDriver`, `MySqlDriver` or `MariaDbDriver`. */
 export type DriverClass<D extends IDatabaseDriver> = new (config: Configuration) => D;
@@ -28,12 +29,13 @@ export type DriverClass<D extends IDatabaseDriver> = new (config: Configuration)
  * signs for that host, not for the top-level `signingHost`.
  */
 export type IamReplicaOptions = Omit<ConnectionOptions, 'password' | 'clientUrl'> &
-  Pick<IamOptions, 'signingHost' | 'signingPort'> & { ssl?: PgIamOptions['ssl'] };
+  Pick<IamOptions, 'signingHost' | 'signingPort' | 'ssl' | 'password'>;
 
 /**
  * Options of {@link iamMikroOrmOptions}: MikroORM's (`driver`, `host`, `port`, `user`, `dbName`,
- * `entities`, `pool`, `replicas`, ...) plus rds-iam's. `password` and `clientUrl` are refused: the
- * token is the password, and the endpoint is given as `host` / `port` / `user`.
+ * `entities`, `pool`, `replicas`, ...) plus rds-iam's. `clientUrl` is refused (the endpoint is given
+ * as `host` / `port` / `user`) and so is a `password`: the token is the password (`''` or `null`
+ * count as none).
  */
 export type IamMikroOrmOptions<D extends IDatabaseDriver> = Omit<
   Options<D>,
@@ -42,8 +44,6 @@ export type IamMikroOrmOptions<D extends IDatabaseDriver> = Omit<
   IamOptions & {
     /** `PostgreSqlDriver` (`@mikro-orm/postgresql`), `MySqlDriver` or `MariaDbDriver`. */
     driver: DriverClass<D>;
-    /** TLS: verified against the RDS CAs with the signing host's name unless you pass your own. */
-    ssl?: PgIamOptions['ssl'];
     replicas?: IamReplicaOptions[];
   };
 
@@ -101,13 +101,7 @@ export function iamMikroOrmOptions<D extends IDatabaseDriver>(
       'rds-iam: iamMikroOrmOptions() takes an options object.',
     );
   }
-  const given = options as IamMikroOrmOptions<D> & Dictionary;
-  if (given.password !== undefined) {
-    throw new RdsIamError(
-      'ERR_CONFLICTING_OPTIONS',
-      'rds-iam: `password` was given, but with IAM the password is a fresh token for every connection. Remove `password`.',
-    );
-  }
+  const given = withoutPassword(options) as IamMikroOrmOptions<D> & Dictionary;
   if (given.clientUrl !== undefined) {
     throw new RdsIamError(
       'ERR_INVALID_OPTION',
@@ -118,7 +112,7 @@ export function iamMikroOrmOptions<D extends IDatabaseDriver>(
   const { iam, rest } = splitIamOptions(given);
   const { driver, ssl, replicas, ...mikro } = rest as typeof rest & {
     driver: DriverClass<D>;
-    ssl?: PgIamOptions['ssl'];
+    ssl?: IamOptions['ssl'];
     replicas?: unknown;
   };
   if (replicas !== undefined && !Array.isArray(replicas)) {
@@ -139,13 +133,7 @@ export function iamMikroOrmOptions<D extends IDatabaseDriver>(
       signingPort,
       ssl: tls = base.ssl,
       ...other
-    } = entry;
-    if ((other as { password?: unknown }).password !== undefined) {
-      throw new RdsIamError(
-        'ERR_CONFLICTING_OPTIONS',
-        'rds-iam: a replica has a `password`, but with IAM the password is a fresh token for every connection. Remove it.',
-      );
-    }
+    } = withoutPassword(entry, { where: 'a replica' });
     if (!user) {
       throw new RdsIamError(
         'ERR_INVALID_USER',
