@@ -8,7 +8,7 @@ import { type AbsentPassword, withoutPassword } from './password.js';
 import type { TokenProvider } from './provider.js';
 import { isAuthRejection, isTlsRequiredRefusal } from './rejection.js';
 import { sharedTokenProvider } from './shared.js';
-import { isLoopbackHost, rdsCaCertificates } from './tls.js';
+import { isLoopbackHost, rdsCaCertificates, readCaFile } from './tls.js';
 
 /** The option names that belong to rds-iam; everything else is the driver's. */
 export const IAM_OPTION_KEYS = [
@@ -26,8 +26,18 @@ export const IAM_OPTION_KEYS = [
   'tokenProvider',
 ] as const;
 
+/** TLS options as every integration accepts them: Node's `tls.connect` options, plus `caFile`. */
+export interface IamTlsOptions extends ConnectionOptions {
+  /**
+   * The path of a PEM file of CA certificates to verify the server with, instead of the RDS CAs: the
+   * emulator's (`rds-iam emulator` prints it), a proxy's or a tunnel's. Read once, when the options
+   * are built. Instead of `ca`, not with it.
+   */
+  caFile?: string;
+}
+
 /** The TLS setting every integration accepts as `ssl`. */
-export type IamSslOption = boolean | ConnectionOptions | undefined;
+export type IamSslOption = boolean | IamTlsOptions | undefined;
 
 /** Options every integration accepts: the core's, an optional ready provider, and `ssl`. */
 export interface IamConnectionOptions extends TokenProviderOptions {
@@ -35,7 +45,7 @@ export interface IamConnectionOptions extends TokenProviderOptions {
   tokenProvider?: TokenProvider;
   /**
    * TLS. Default: verified against the RDS CAs with the signing host's name. An object is merged over
-   * that default (so `{ ca }` alone keeps hostname verification). `false` is allowed only towards
+   * that default (so `{ ca }` or `{ caFile }` alone keeps hostname verification). `false` is allowed only towards
    * loopback (the emulator, a tunnel's local end): IAM tokens are sent as cleartext passwords.
    */
   ssl?: IamSslOption;
@@ -175,10 +185,10 @@ export function iamTls(
   if (ssl !== undefined && ssl !== true && (typeof ssl !== 'object' || ssl === null)) {
     throw new RdsIamError(
       'ERR_INVALID_OPTION',
-      'rds-iam: `ssl` must be true, false (loopback only) or a tls.connect options object such as `{ ca }`.',
+      'rds-iam: `ssl` must be true, false (loopback only) or a tls.connect options object such as `{ ca }` or `{ caFile }`.',
     );
   }
-  const user = typeof ssl === 'object' ? ssl : {};
+  const user = withCaFile(typeof ssl === 'object' ? ssl : {});
   const caRegion = user.ca === undefined && user.secureContext === undefined ? region : undefined;
   // Check the certificate against the endpoint the token names: when dialling a tunnel or an alias,
   // the server still presents the RDS endpoint's certificate.
@@ -233,6 +243,18 @@ export function iamTls(
       }
     },
   };
+}
+
+/** `ssl` with its `caFile` read into `ca`. */
+function withCaFile({ caFile, ...ssl }: IamTlsOptions): ConnectionOptions {
+  if (caFile === undefined) return ssl;
+  if (ssl.ca !== undefined) {
+    throw new RdsIamError(
+      'ERR_CONFLICTING_OPTIONS',
+      'rds-iam: `ssl` has both `ca` and `caFile`. Pass one: `caFile` is read into `ca`.',
+    );
+  }
+  return { ...ssl, ca: readCaFile(caFile) };
 }
 
 function tlsVerifyError(

@@ -6,6 +6,7 @@ export {
   type IamOrmOptions,
   type IamSslOption,
   type IamTls,
+  type IamTlsOptions,
   iamTls,
   isTlsVerifyError,
   replicaSigning,
