@@ -23,6 +23,7 @@ export {
   type RdsEndpoint,
   type RdsEndpointKind,
 } from './endpoint.js';
+export { loadEngine } from './engine.js';
 export {
   describeError,
   RdsIamError,

@@ -8,14 +8,15 @@ import type {
 import {
   type IamConnectionOptions,
   type IamOrmOptions,
+  loadEngine,
   mariadbIamSetup,
   RdsIamError,
   replicaSigning,
   splitIamOptions,
   withoutPassword,
 } from '@rds-iam/core';
-import { type Mysql2IamOptions, mysql2IamSetup } from '@rds-iam/mysql2';
-import { type PgIamOptions, pgIamSetup } from '@rds-iam/pg';
+import type { Mysql2IamOptions } from '@rds-iam/mysql2';
+import type { PgIamOptions } from '@rds-iam/pg';
 
 /** rds-iam's options, next to MikroORM's own. */
 export type IamOptions = IamOrmOptions;
@@ -205,6 +206,12 @@ function driverSettings(engine: Engine, target: Dictionary): DriverSettings {
         "rds-iam: NODE_PG_FORCE_NATIVE is set, so MikroORM's knex would use pg-native, which cannot call a password function (it would send the function's text) and ignores the `ssl` options. Unset NODE_PG_FORCE_NATIVE for this process.",
       );
     }
+    // Loaded for the engine in use only: a PostgreSQL app needs no MySQL driver, and the reverse.
+    const { pgIamSetup } = loadEngine(
+      () => require('@rds-iam/pg') as typeof import('@rds-iam/pg'),
+      'pg',
+      '@rds-iam/mikro-orm',
+    );
     const { config, connector } = pgIamSetup(target as PgIamOptions);
     const { host, port, user, password, ssl } = config;
     return { host, port, user, connection: { password, ssl }, connect: connector.connect };
@@ -214,6 +221,11 @@ function driverSettings(engine: Engine, target: Dictionary): DriverSettings {
     const { host, port, user, ssl, stream } = settings;
     return { host, port, user, connection: { ssl, stream }, connect };
   }
+  const { mysql2IamSetup } = loadEngine(
+    () => require('@rds-iam/mysql2') as typeof import('@rds-iam/mysql2'),
+    'mysql2',
+    '@rds-iam/mikro-orm',
+  );
   const { config, connector } = mysql2IamSetup(target as Mysql2IamOptions);
   const { host, port, user, authPlugins, ssl } = config;
   return {

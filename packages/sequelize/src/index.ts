@@ -4,14 +4,15 @@ import {
   isAuthRejection,
   isTlsRequiredRefusal,
   isTlsVerifyError,
+  loadEngine,
   mariadbIamSetup,
   RdsIamError,
   replicaSigning,
   splitIamOptions,
   withoutPassword,
 } from '@rds-iam/core';
-import { type Mysql2IamOptions, mysql2IamSetup } from '@rds-iam/mysql2';
-import { type PgIamOptions, pgIamSetup } from '@rds-iam/pg';
+import type { Mysql2IamOptions } from '@rds-iam/mysql2';
+import type { PgIamOptions } from '@rds-iam/pg';
 import type { Options, ReplicationOptions, Sequelize } from 'sequelize';
 
 /** rds-iam's options, next to Sequelize's own. */
@@ -166,6 +167,12 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
       ssl: tls,
     };
     if (dialect === 'postgres') {
+      // Loaded for the dialect in use only: a PostgreSQL app needs no MySQL driver, and the reverse.
+      const { pgIamSetup } = loadEngine(
+        () => require('@rds-iam/pg') as typeof import('@rds-iam/pg'),
+        'pg',
+        '@rds-iam/sequelize',
+      );
       const { config, connector } = pgIamSetup(target as PgIamOptions);
       connectors.set(keyOf(config), connector.connect);
       return {
@@ -198,6 +205,11 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
         dialectOptions: { ...merged, ssl: settings.ssl, stream: settings.stream },
       };
     }
+    const { mysql2IamSetup } = loadEngine(
+      () => require('@rds-iam/mysql2') as typeof import('@rds-iam/mysql2'),
+      'mysql2',
+      '@rds-iam/sequelize',
+    );
     const { config, connector } = mysql2IamSetup(target as Mysql2IamOptions);
     connectors.set(keyOf(config), connector.connect);
     const plugins = (merged.authPlugins ?? {}) as Record<string, unknown>;

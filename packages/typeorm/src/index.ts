@@ -1,12 +1,11 @@
 import {
   type IamOrmOptions,
+  loadEngine,
   parseDatabaseUrl,
   RdsIamError,
   splitIamOptions,
   withoutPassword,
 } from '@rds-iam/core';
-import { mysql2IamDriver } from '@rds-iam/mysql2';
-import { pgIamDriver } from '@rds-iam/pg';
 import type { DataSourceOptions } from 'typeorm';
 
 /** TypeORM's options for `type: 'postgres'`, taken from the root export so they track its version. */
@@ -117,6 +116,12 @@ export function iamDataSourceOptions(
     );
   }
   if (type === 'postgres') {
+    // Loaded for the engine in use only: a PostgreSQL app needs no MySQL driver, and the reverse.
+    const { pgIamDriver } = loadEngine(
+      () => require('@rds-iam/pg') as typeof import('@rds-iam/pg'),
+      'pg',
+      '@rds-iam/typeorm',
+    );
     const {
       config: { Client, password, ssl: tls, host: h, port: p, user },
       driver,
@@ -137,6 +142,11 @@ export function iamDataSourceOptions(
     } as PostgresConnectionOptions;
   }
   if (type === 'mysql' || type === 'mariadb') {
+    const { mysql2IamDriver } = loadEngine(
+      () => require('@rds-iam/mysql2') as typeof import('@rds-iam/mysql2'),
+      'mysql2',
+      '@rds-iam/typeorm',
+    );
     const {
       config: { authPlugins, ssl: tls, host: h, port: p, user },
       driver,
