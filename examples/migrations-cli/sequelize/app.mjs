@@ -1,0 +1,20 @@
+// The app, on the config sequelize-cli reads: run after `sequelize-cli db:migrate`.
+import { DataTypes, QueryTypes, Sequelize } from 'sequelize';
+import options from './config.mjs';
+
+const sequelize = new Sequelize(options);
+const Note = sequelize.define(
+  'Note',
+  { body: { type: DataTypes.STRING(200), allowNull: false } },
+  { tableName: 'cli_sequelize_notes', timestamps: false },
+);
+try {
+  await Note.create({ body: 'written by the app' });
+  const [who] = await sequelize.query('SELECT current_user AS "user"', { type: QueryTypes.SELECT });
+  const notes = await Note.findAll();
+  console.log(
+    `logged in as ${who.user} with an IAM token; notes: ${notes.map((n) => n.get('body')).join(' | ')}`,
+  );
+} finally {
+  await sequelize.close();
+}
