@@ -30,6 +30,7 @@ export default iamMikroOrmOptions({
     path: new URL('migrations', import.meta.url).pathname,
     glob: '!(*.d).mjs',
     tableName: 'cli_mikro_orm_migrations',
+    snapshot: false,
   },
 });
 // --- end snippet ---
