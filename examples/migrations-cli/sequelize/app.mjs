@@ -1,8 +1,10 @@
 // The app, on the config sequelize-cli reads: run after `sequelize-cli db:migrate`.
 import { DataTypes, QueryTypes, Sequelize } from 'sequelize';
-import options from './config.mjs';
+import config from './config.mjs';
 
-const sequelize = new Sequelize(options);
+// As the models/index.js that `sequelize init` generates builds it: the password argument is the
+// token hook that iamSequelizeOptions() put in the config.
+const sequelize = new Sequelize(config.database, config.username, config.password, config);
 const Note = sequelize.define(
   'Note',
   { body: { type: DataTypes.STRING(200), allowNull: false } },

@@ -31,9 +31,14 @@ export function withoutPassword<T extends object>(
     if (!(key in options)) continue;
     const value = (options as Record<string, unknown>)[key];
     if (value !== undefined && value !== null && value !== '') {
+      // `DB_PASSWORD=null` in an env file is the text 'null', not null.
+      const text =
+        value === 'null' || value === 'undefined'
+          ? ` It is the text '${value}', as an env file spells it: leave the variable empty instead.`
+          : '';
       throw new RdsIamError(
         'ERR_CONFLICTING_OPTIONS',
-        `rds-iam: ${where ? `${where} has a \`${key}\`` : `\`${key}\` was given`}, but with IAM the password is a fresh token for every connection. Remove \`${key}\` (an empty string or null is taken as none).`,
+        `rds-iam: ${where ? `${where} has a \`${key}\`` : `\`${key}\` was given`}, but with IAM the password is a fresh token for every connection. Remove \`${key}\` (an empty string or null is taken as none).${text}`,
       );
     }
     const rest: Record<string, unknown> = copy ?? { ...(options as Record<string, unknown>) };

@@ -25,6 +25,13 @@ describe('withoutPassword', () => {
     );
   });
 
+  it("says so when the password is the text 'null', as an env file gives DB_PASSWORD=null", () => {
+    expect(() => withoutPassword({ password: 'null' })).toThrow(
+      /It is the text 'null', as an env file spells it: leave the variable empty instead\./,
+    );
+    expect(() => withoutPassword({ password: 'hunter2' })).not.toThrow(/env file/);
+  });
+
   it('is the rule of createIamConnector too', () => {
     const sign = () => 'never-used';
     const base = { host: 'mydb.abc123xyz.us-east-1.rds.amazonaws.com', user: 'app', sign };
