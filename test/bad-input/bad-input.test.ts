@@ -757,7 +757,7 @@ const cases: BadInputCase[] = [
         sign,
       } as never),
     code: 'ERR_CONFLICTING_OPTIONS',
-    fix: /Remove it/,
+    fix: /a `replication` endpoint has a `password`.*Remove `password`/,
   },
   {
     name: 'sequelize: replication without read',
@@ -969,14 +969,14 @@ const cases: BadInputCase[] = [
     name: 'postgres.js: password next to IAM',
     run: () => iamPostgresOptions({ host: RDS_HOST, user: 'app', password: 'x', sign } as never),
     code: 'ERR_CONFLICTING_OPTIONS',
-    fix: /fresh token for every connection. Remove it/,
+    fix: /fresh token for every connection. Remove `password`/,
   },
   {
     name: 'postgres.js: pass function next to IAM',
     run: () =>
       iamPostgresOptions({ host: RDS_HOST, user: 'app', pass: () => token, sign } as never),
     code: 'ERR_CONFLICTING_OPTIONS',
-    fix: /Remove it/,
+    fix: /Remove `pass`/,
   },
   {
     name: 'postgres.js: a socket of its own',

@@ -357,6 +357,8 @@ export type CredentialEndpointMode = 'answer' | 'hang' | 'error' | 'garbage';
  */
 export interface CredentialEndpoint {
   readonly url: string;
+  /** The keys it serves; replace them to rotate the keys behind the endpoint. */
+  keys: AwsCredentials;
   requests: number;
   mode: CredentialEndpointMode;
   delayMs: number;
@@ -390,10 +392,10 @@ export async function startCredentialEndpoint(
       res.setHeader('content-type', 'application/json');
       res.end(
         JSON.stringify({
-          AccessKeyId: keys.accessKeyId,
-          SecretAccessKey: keys.secretAccessKey,
-          Token: keys.sessionToken,
-          Expiration: keys.expiration?.toISOString(),
+          AccessKeyId: endpoint.keys.accessKeyId,
+          SecretAccessKey: endpoint.keys.secretAccessKey,
+          Token: endpoint.keys.sessionToken,
+          Expiration: endpoint.keys.expiration?.toISOString(),
         }),
       );
     }, endpoint.delayMs);
@@ -403,6 +405,7 @@ export async function startCredentialEndpoint(
   const port = typeof address === 'object' && address ? address.port : 0;
   const endpoint: CredentialEndpoint = {
     url: `http://127.0.0.1:${port}/v2/credentials/e2e`,
+    keys,
     requests: 0,
     mode: 'answer',
     delayMs,

@@ -3,13 +3,11 @@
 // required, type-checked as consumers compile them (node16, nodenext, bundler; skipLibCheck off),
 // and bundled (esbuild in both formats, webpack, Rollup) into files that run with no node_modules at
 // all and log in through the emulator over TLS verified with the bundled RDS CAs.
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   createIamUser,
@@ -18,9 +16,8 @@ import {
   type IamUser,
   startIamEndpoint,
 } from '../harness/index.js';
+import { exec, packageDirs, packTarballs, root } from './tarballs.js';
 
-const exec = promisify(execFile);
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const testManifest = JSON.parse(readFileSync(join(root, 'test/package.json'), 'utf8')) as {
   devDependencies: Record<string, string>;
 };
@@ -30,7 +27,6 @@ interface Manifest {
   exports: Record<string, string | { import: { default: string }; require: { default: string } }>;
 }
 
-const packageDirs = readdirSync(join(root, 'packages')).map((d) => join(root, 'packages', d));
 const manifests = packageDirs.map(
   (dir) => JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Manifest,
 );
@@ -84,23 +80,12 @@ beforeAll(async () => {
   const tarballs = join(work, 'tarballs');
   app = join(work, 'app');
   mkdirSync(app);
-  // Two at a time: this machine has two cores.
-  for (let i = 0; i < packageDirs.length; i += 2) {
-    await Promise.all(
-      packageDirs.slice(i, i + 2).map((dir) => pnpm(['pack', '--pack-destination', tarballs], dir)),
-    );
-  }
-  const local: Record<string, string> = {};
-  for (const file of readdirSync(tarballs)) {
-    const manifest = JSON.parse(
-      (
-        await exec('tar', ['-xzOf', join(tarballs, file), 'package/package.json'], {
-          maxBuffer: 1 << 20,
-        })
-      ).stdout,
-    ) as Manifest;
-    local[manifest.name] = `file:${join(tarballs, file)}`;
-  }
+  const local = Object.fromEntries(
+    Object.entries(await packTarballs(packageDirs, tarballs)).map(([name, file]) => [
+      name,
+      `file:${file}`,
+    ]),
+  );
   const dependencies: Record<string, string> = { ...local };
   for (const name of PEERS) {
     const version = testManifest.devDependencies[name];

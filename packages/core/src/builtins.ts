@@ -23,5 +23,8 @@ export const nodeCrypto = onFirstUse(() => process.getBuiltinModule('node:crypto
 /** `node:os`, loaded on first use. */
 export const nodeOs = onFirstUse(() => process.getBuiltinModule('node:os'));
 
+/** `node:fs`, loaded on first use (a CA file named in `ssl.caFile`). */
+export const nodeFs = onFirstUse(() => process.getBuiltinModule('node:fs'));
+
 /** `node:fs/promises`, loaded on first use. */
 export const nodeFsPromises = onFirstUse(() => process.getBuiltinModule('node:fs/promises'));

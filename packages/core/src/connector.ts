@@ -4,10 +4,11 @@ import { nodeTls } from './builtins.js';
 import { parseRdsEndpoint } from './endpoint.js';
 import { describeError, RdsIamError } from './errors.js';
 import { type Engine, resolveOptions, type TokenProviderOptions } from './options.js';
+import { type AbsentPassword, withoutPassword } from './password.js';
 import type { TokenProvider } from './provider.js';
 import { isAuthRejection, isTlsRequiredRefusal } from './rejection.js';
 import { sharedTokenProvider } from './shared.js';
-import { isLoopbackHost, rdsCaCertificates } from './tls.js';
+import { isLoopbackHost, rdsCaCertificates, readCaFile } from './tls.js';
 
 /** The option names that belong to rds-iam; everything else is the driver's. */
 export const IAM_OPTION_KEYS = [
@@ -25,8 +26,18 @@ export const IAM_OPTION_KEYS = [
   'tokenProvider',
 ] as const;
 
+/** TLS options as every integration accepts them: Node's `tls.connect` options, plus `caFile`. */
+export interface IamTlsOptions extends ConnectionOptions {
+  /**
+   * The path of a PEM file of CA certificates to verify the server with, instead of the RDS CAs: the
+   * emulator's (`rds-iam emulator` prints it), a proxy's or a tunnel's. Read once, when the options
+   * are built. Instead of `ca`, not with it.
+   */
+  caFile?: string;
+}
+
 /** The TLS setting every integration accepts as `ssl`. */
-export type IamSslOption = boolean | ConnectionOptions | undefined;
+export type IamSslOption = boolean | IamTlsOptions | undefined;
 
 /** Options every integration accepts: the core's, an optional ready provider, and `ssl`. */
 export interface IamConnectionOptions extends TokenProviderOptions {
@@ -34,11 +45,26 @@ export interface IamConnectionOptions extends TokenProviderOptions {
   tokenProvider?: TokenProvider;
   /**
    * TLS. Default: verified against the RDS CAs with the signing host's name. An object is merged over
-   * that default (so `{ ca }` alone keeps hostname verification). `false` is allowed only towards
+   * that default (so `{ ca }` or `{ caFile }` alone keeps hostname verification). `false` is allowed only towards
    * loopback (the emulator, a tunnel's local end): IAM tokens are sent as cleartext passwords.
    */
   ssl?: IamSslOption;
+  /**
+   * Nothing: the token is the password. An empty string or `null` (how configuration schemas and
+   * environment files spell an unset password) is taken as none, so such a config can be spread in
+   * as it is; any other value is refused with `ERR_CONFLICTING_OPTIONS`.
+   */
+  password?: AbsentPassword;
 }
+
+/**
+ * rds-iam's options as an ORM takes them next to its own, which name the endpoint its own way
+ * (`username`, `dbName`, ...): the core's, `tokenProvider`, `ssl` and the absent `password`.
+ */
+export type IamOrmOptions = Pick<
+  IamConnectionOptions,
+  (typeof IAM_OPTION_KEYS)[number] | 'ssl' | 'password'
+>;
 
 /**
  * Splits an integration's options into the core's and the driver's. `host`, `port` and `user` are
@@ -159,10 +185,10 @@ export function iamTls(
   if (ssl !== undefined && ssl !== true && (typeof ssl !== 'object' || ssl === null)) {
     throw new RdsIamError(
       'ERR_INVALID_OPTION',
-      'rds-iam: `ssl` must be true, false (loopback only) or a tls.connect options object such as `{ ca }`.',
+      'rds-iam: `ssl` must be true, false (loopback only) or a tls.connect options object such as `{ ca }` or `{ caFile }`.',
     );
   }
-  const user = typeof ssl === 'object' ? ssl : {};
+  const user = withCaFile(typeof ssl === 'object' ? ssl : {});
   const caRegion = user.ca === undefined && user.secureContext === undefined ? region : undefined;
   // Check the certificate against the endpoint the token names: when dialling a tunnel or an alias,
   // the server still presents the RDS endpoint's certificate.
@@ -217,6 +243,18 @@ export function iamTls(
       }
     },
   };
+}
+
+/** `ssl` with its `caFile` read into `ca`. */
+function withCaFile({ caFile, ...ssl }: IamTlsOptions): ConnectionOptions {
+  if (caFile === undefined) return ssl;
+  if (ssl.ca !== undefined) {
+    throw new RdsIamError(
+      'ERR_CONFLICTING_OPTIONS',
+      'rds-iam: `ssl` has both `ca` and `caFile`. Pass one: `caFile` is read into `ca`.',
+    );
+  }
+  return { ...ssl, ca: readCaFile(caFile) };
 }
 
 function tlsVerifyError(
@@ -318,12 +356,12 @@ export interface IamConnector {
  * ```
  */
 export function createIamConnector(options: IamConnectionOptions, engine: Engine): IamConnector {
-  const resolved = resolveOptions({ engine, ...options });
+  const { tokenProvider, ssl, ...providerOptions } = withoutPassword(options);
+  const resolved = resolveOptions({ engine, ...providerOptions });
   // The CAs of the database's region when it is certain: named in the option or the endpoint. Not
   // AWS_REGION, which is the caller's region and may not be the database's (a custom DNS name).
   const caRegion = resolved.region ?? parseRdsEndpoint(resolved.signingHost)?.region;
-  const tls = iamTls(resolved.host, resolved.signingHost, options.ssl, caRegion);
-  const { tokenProvider, ssl: _ssl, ...providerOptions } = options;
+  const tls = iamTls(resolved.host, resolved.signingHost, ssl, caRegion);
   const provider = tokenProvider ?? sharedTokenProvider({ engine, ...providerOptions });
   let lastToken: string | undefined;
   const password = async (socket?: ClosableSocket): Promise<string> => {

@@ -45,6 +45,13 @@ export interface CredentialSource {
    * been pending `wait.timeoutMs`.
    */
   get(now: number, needUntil: number, wait: CredentialWait): Promise<ResolvedCredentials>;
+  /**
+   * A server rejected a token signed with `accessKeyId`. The keys may have stopped working before
+   * their expiry (a revoked role session, keys rotated behind a container endpoint): a source that
+   * can refresh asks again, with `forceRefresh`, at the next `get()`, so the retry signs with new
+   * keys rather than the same ones. Ignored for keys the source no longer holds.
+   */
+  rejected(accessKeyId: string, now: number): void;
 }
 
 /**
@@ -53,6 +60,13 @@ export interface CredentialSource {
  * minutes before they expire, and they are rate limited.
  */
 const RE_ASK_AFTER_MS = 60_000;
+
+/**
+ * After a rejected login, the source is asked again at most this often: a rejection that has nothing
+ * to do with the keys (no `rds_iam` grant, a policy that denies) must not turn every failed login
+ * into a request to a rate-limited endpoint (STS, instance metadata).
+ */
+export const REJECTED_REFRESH_INTERVAL_MS = 30_000;
 
 /** One request to the credential source, shared by every caller that arrives while it is pending. */
 interface Flight {
@@ -68,6 +82,9 @@ class ProviderCredentialSource implements CredentialSource {
   #askedAt = Number.NEGATIVE_INFINITY;
   #flight: Flight | undefined;
   #describe: string;
+  /** The cached credentials signed a rejected token: the next get() asks the source again. */
+  #suspect = false;
+  #rejectedAt = Number.NEGATIVE_INFINITY;
 
   constructor(id: string, describe: string, load: () => Promise<CredentialFetcher>) {
     this.id = id;
@@ -77,9 +94,10 @@ class ProviderCredentialSource implements CredentialSource {
 
   async get(now: number, needUntil: number, wait: CredentialWait): Promise<ResolvedCredentials> {
     const cached = this.#cached;
-    if (cached && expiresAt(cached) >= needUntil) return { credentials: cached, fetchMs: 0 };
-    if (cached && expiresAt(cached) > now && now - this.#askedAt < RE_ASK_AFTER_MS) {
-      return { credentials: cached, fetchMs: 0 };
+    const trusted = cached && !this.#suspect ? cached : undefined;
+    if (trusted && expiresAt(trusted) >= needUntil) return { credentials: trusted, fetchMs: 0 };
+    if (trusted && expiresAt(trusted) > now && now - this.#askedAt < RE_ASK_AFTER_MS) {
+      return { credentials: trusted, fetchMs: 0 };
     }
     const started = performance.now();
     try {
@@ -94,6 +112,13 @@ class ProviderCredentialSource implements CredentialSource {
       if (cached && expiresAt(cached) > now) return { credentials: cached, fetchMs: 0 };
       throw err;
     }
+  }
+
+  rejected(accessKeyId: string, now: number): void {
+    if (this.#cached?.accessKeyId !== accessKeyId) return;
+    if (now - this.#rejectedAt < REJECTED_REFRESH_INTERVAL_MS) return;
+    this.#rejectedAt = now;
+    this.#suspect = true;
   }
 
   #start(forceRefresh: boolean, now: number, timeoutMs: number): Flight {
@@ -118,6 +143,9 @@ class ProviderCredentialSource implements CredentialSource {
       promise: Promise.race([this.#fetch(forceRefresh, now, controller.signal), expired]).finally(
         () => {
           deadline.cancel();
+          // Asked once since the rejection: a failed answer falls back to the cached keys, and only a
+          // later rejection asks again.
+          this.#suspect = false;
           if (this.#flight === flight) this.#flight = undefined;
         },
       ),
@@ -183,6 +211,10 @@ class StaticCredentialSource implements CredentialSource {
       );
     }
     return { credentials: this.#credentials, fetchMs: 0 };
+  }
+
+  rejected(): void {
+    // Static keys cannot be refreshed.
   }
 }
 

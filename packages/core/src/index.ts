@@ -4,8 +4,10 @@ export {
   IAM_OPTION_KEYS,
   type IamConnectionOptions,
   type IamConnector,
+  type IamOrmOptions,
   type IamSslOption,
   type IamTls,
+  type IamTlsOptions,
   iamTls,
   isTlsVerifyError,
   replicaSigning,
@@ -22,6 +24,7 @@ export {
   type RdsEndpoint,
   type RdsEndpointKind,
 } from './endpoint.js';
+export { loadEngine } from './engine.js';
 export {
   describeError,
   RdsIamError,
@@ -48,6 +51,7 @@ export {
   mariadbIamStream,
 } from './mariadb.js';
 export { DEFAULT_PORTS, type Engine, type TokenProviderOptions } from './options.js';
+export { type AbsentPassword, withoutPassword } from './password.js';
 export { createTokenProvider, type TokenInfo, type TokenProvider } from './provider.js';
 export { redact } from './redact.js';
 export { isAuthRejection, isTlsRequiredRefusal } from './rejection.js';

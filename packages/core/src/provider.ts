@@ -41,7 +41,9 @@ export interface TokenProvider {
   /**
    * Drops `token` (a server rejected it), so the next `getToken()` mints. A token other than the
    * current one is ignored, so a late rejection of an old token never throws away a newer one. Without
-   * an argument, drops whatever is cached.
+   * an argument, drops whatever is cached. The credentials that signed it are suspect too: when they
+   * come from a source that can refresh them (the default chain, a provider function), the next mint
+   * asks it again (at most once per 30 s), so a revoked session or rotated keys do not sign the retry.
    */
   invalidate(token?: string): void;
   /** The current token's times, or `undefined` when none is cached. */
@@ -52,6 +54,8 @@ export interface TokenProvider {
 
 interface CachedToken {
   readonly token: string;
+  /** The access key that signed it, when rds-iam resolved the credentials. */
+  readonly accessKeyId: string | undefined;
   readonly issuedAt: number;
   readonly expiresAt: number;
   readonly usableUntil: number;
@@ -144,7 +148,12 @@ class CachingTokenProvider implements TokenProvider {
     const current = this.#current;
     if (!current || (token !== undefined && token !== current.token)) return;
     this.#current = undefined;
-    this.#emit({ type: 'invalidated', issuedAt: current.issuedAt, ...this.#base(this.#now()) });
+    const now = this.#now();
+    // The keys that signed it may be what the server stopped accepting (a revoked role session, keys
+    // rotated behind a container endpoint): a source that can refresh is asked again before the next
+    // mint, so the retry does not sign with the same keys.
+    if (current.accessKeyId) this.#credentials?.rejected(current.accessKeyId, now);
+    this.#emit({ type: 'invalidated', issuedAt: current.issuedAt, ...this.#base(now) });
   }
 
   peek(): TokenInfo | undefined {
@@ -249,6 +258,7 @@ class CachingTokenProvider implements TokenProvider {
     }
     const entry: CachedToken = {
       token,
+      accessKeyId: resolved?.credentials.accessKeyId,
       issuedAt,
       expiresAt: expires,
       usableUntil,

@@ -1,3 +1,6 @@
+import { nodeFs } from './builtins.js';
+import { describeError, RdsIamError } from './errors.js';
+
 let certificates: readonly string[] | undefined;
 const regional = new Map<string, readonly string[]>();
 
@@ -141,4 +144,42 @@ export function isLoopbackHost(host: string): boolean {
     return false;
   }
   return canonical === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
+}
+
+/**
+ * The CA certificates of a PEM file, for `ssl: { caFile }`: read once, when the options are built, so
+ * that a wrong path fails at start-up rather than at the first connection.
+ *
+ * @throws {RdsIamError} `ERR_INVALID_OPTION` when the file cannot be read or holds no certificate.
+ *
+ * @example
+ * ```ts
+ * const ca = readCaFile(process.env.RDS_CA_FILE); // ['-----BEGIN CERTIFICATE-----...', ...]
+ * ```
+ */
+export function readCaFile(path: unknown): string[] {
+  if (typeof path !== 'string' || path === '') {
+    throw new RdsIamError(
+      'ERR_INVALID_OPTION',
+      'rds-iam: `ssl.caFile` must be the path of a PEM file of CA certificates, e.g. the one `rds-iam emulator` prints.',
+    );
+  }
+  let text: string;
+  try {
+    text = nodeFs().readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new RdsIamError(
+      'ERR_INVALID_OPTION',
+      `rds-iam: \`ssl.caFile\` '${path}' could not be read (${describeError(err)}). Check the path; a relative one is resolved from the current directory, ${process.cwd()}.`,
+      { cause: err },
+    );
+  }
+  const pems = text.match(PEM);
+  if (!pems) {
+    throw new RdsIamError(
+      'ERR_INVALID_OPTION',
+      `rds-iam: \`ssl.caFile\` '${path}' holds no PEM certificate (-----BEGIN CERTIFICATE-----). Check that it is the CA certificate file, not a key or a DER file.`,
+    );
+  }
+  return pems;
 }

@@ -287,6 +287,8 @@ export interface Emulator {
   setRateLimit(perSecond: number | undefined): void;
   /** Accepts tokens signed with these credentials too (replacing an entry with the same key id). */
   addCredentials(credentials: EmulatorCredentials): void;
+  /** Stops accepting tokens signed with this access key (keys rotated, a session revoked). */
+  removeCredentials(accessKeyId: string): void;
   /** A connection URL without password, for the listen address: `postgres://user@host:port/db`. */
   url(user: string, database?: string): string;
   /**
@@ -662,6 +664,10 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     addCredentials(c) {
       checkPolicies(c);
       credentials = [...credentials.filter((x) => x.accessKeyId !== c.accessKeyId), c];
+      verifier = createVerifier({ region, endpoint, credentials, now });
+    },
+    removeCredentials(accessKeyId) {
+      credentials = credentials.filter((x) => x.accessKeyId !== accessKeyId);
       verifier = createVerifier({ region, endpoint, credentials, now });
     },
     url(user, database) {

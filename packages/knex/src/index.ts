@@ -1,16 +1,37 @@
-import { type IamConnector, RdsIamError } from '@rds-iam/core';
-import { type Mysql2IamOptions, mysql2IamSetup } from '@rds-iam/mysql2';
-import { type PgIamOptions, pgIamSetup } from '@rds-iam/pg';
+import {
+  type IamConnectionOptions,
+  type IamConnector,
+  loadEngine,
+  RdsIamError,
+} from '@rds-iam/core';
+import type { Mysql2IamOptions } from '@rds-iam/mysql2';
+import type { PgIamOptions } from '@rds-iam/pg';
 import type { Knex } from 'knex';
 
-/** `iamConnection()` options for knex's `pg` client: node-postgres's and rds-iam's. */
-export interface KnexPgIamOptions extends PgIamOptions {
+/** rds-iam's options next to the connection settings of a knex client, which name the endpoint. */
+type IamSettings<Settings> = Omit<
+  Settings,
+  'password' | 'ssl' | 'host' | 'port' | 'user' | 'expirationChecker'
+> &
+  Omit<IamConnectionOptions, 'engine' | 'host' | 'user'> & {
+    /** The endpoint dialled. Required, here or in the connection URL. */
+    host?: string;
+    /** The database user with IAM enabled. Required, here or in the connection URL. */
+    user?: string;
+  };
+
+/**
+ * `iamConnection()` options for knex's `pg` client: knex's connection settings for it (node-postgres's)
+ * and rds-iam's. Typed with knex's own definitions, so an application needs neither `@types/pg` nor
+ * the MySQL driver to compile against them.
+ */
+export interface KnexPgIamOptions extends IamSettings<Knex.PgConnectionConfig> {
   /** The knex client this connection is for. Default `'pg'`. */
   client?: 'pg' | 'postgres' | 'postgresql';
 }
 
-/** `iamConnection()` options for knex's `mysql2` client: mysql2's and rds-iam's. */
-export interface KnexMysql2IamOptions extends Mysql2IamOptions {
+/** `iamConnection()` options for knex's `mysql2` client: knex's settings for mysql2 and rds-iam's. */
+export interface KnexMysql2IamOptions extends IamSettings<Knex.MySql2ConnectionConfig> {
   client: 'mysql2';
 }
 
@@ -65,6 +86,12 @@ export function iamConnection(
   }
   const { client = 'pg', ...rest } = options;
   if (client === 'mysql2') {
+    // Loaded for a MySQL connection only: a PostgreSQL app needs no MySQL driver, and the reverse.
+    const { mysql2IamSetup } = loadEngine(
+      () => require('@rds-iam/mysql2') as typeof import('@rds-iam/mysql2'),
+      'mysql2',
+      '@rds-iam/knex',
+    );
     const { config, connector } = mysql2IamSetup(rest as Mysql2IamOptions);
     return provider(config as Knex.MySql2ConnectionConfig, connector);
   }
@@ -77,6 +104,11 @@ export function iamConnection(
         "rds-iam: NODE_PG_FORCE_NATIVE is set, so knex's 'pg' client would use pg-native, which cannot call a password function (it would send the function's text) and ignores the `ssl` options. Unset NODE_PG_FORCE_NATIVE for this process: knex then uses the pure-JavaScript pg client, pg-native installed or not.",
       );
     }
+    const { pgIamSetup } = loadEngine(
+      () => require('@rds-iam/pg') as typeof import('@rds-iam/pg'),
+      'pg',
+      '@rds-iam/knex',
+    );
     // knex creates its clients from its own `pg` import; the pinned Client is not needed there.
     const {
       config: { Client: _pinnedClient, ...config },
@@ -117,5 +149,3 @@ function provider<Settings extends object>(
     return { ...settings };
   };
 }
-
-export type { Mysql2IamOptions, PgIamOptions };

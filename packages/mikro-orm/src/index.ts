@@ -6,18 +6,20 @@ import type {
   Options,
 } from '@mikro-orm/core';
 import {
-  type IAM_OPTION_KEYS,
   type IamConnectionOptions,
+  type IamOrmOptions,
+  loadEngine,
   mariadbIamSetup,
   RdsIamError,
   replicaSigning,
   splitIamOptions,
+  withoutPassword,
 } from '@rds-iam/core';
-import { type Mysql2IamOptions, mysql2IamSetup } from '@rds-iam/mysql2';
-import { type PgIamOptions, pgIamSetup } from '@rds-iam/pg';
+import type { Mysql2IamOptions } from '@rds-iam/mysql2';
+import type { PgIamOptions } from '@rds-iam/pg';
 
 /** rds-iam's options, next to MikroORM's own. */
-export type IamOptions = Pick<PgIamOptions, (typeof IAM_OPTION_KEYS)[number]>;
+export type IamOptions = IamOrmOptions;
 
 /** A MikroORM driver class: `PostgreSqlDriver`, `MySqlDriver` or `MariaDbDriver`. */
 export type DriverClass<D extends IDatabaseDriver> = new (config: Configuration) => D;
@@ -28,12 +30,13 @@ export type DriverClass<D extends IDatabaseDriver> = new (config: Configuration)
  * signs for that host, not for the top-level `signingHost`.
  */
 export type IamReplicaOptions = Omit<ConnectionOptions, 'password' | 'clientUrl'> &
-  Pick<IamOptions, 'signingHost' | 'signingPort'> & { ssl?: PgIamOptions['ssl'] };
+  Pick<IamOptions, 'signingHost' | 'signingPort' | 'ssl' | 'password'>;
 
 /**
  * Options of {@link iamMikroOrmOptions}: MikroORM's (`driver`, `host`, `port`, `user`, `dbName`,
- * `entities`, `pool`, `replicas`, ...) plus rds-iam's. `password` and `clientUrl` are refused: the
- * token is the password, and the endpoint is given as `host` / `port` / `user`.
+ * `entities`, `pool`, `replicas`, ...) plus rds-iam's. `clientUrl` is refused (the endpoint is given
+ * as `host` / `port` / `user`) and so is a `password`: the token is the password (`''` or `null`
+ * count as none).
  */
 export type IamMikroOrmOptions<D extends IDatabaseDriver> = Omit<
   Options<D>,
@@ -42,8 +45,6 @@ export type IamMikroOrmOptions<D extends IDatabaseDriver> = Omit<
   IamOptions & {
     /** `PostgreSqlDriver` (`@mikro-orm/postgresql`), `MySqlDriver` or `MariaDbDriver`. */
     driver: DriverClass<D>;
-    /** TLS: verified against the RDS CAs with the signing host's name unless you pass your own. */
-    ssl?: PgIamOptions['ssl'];
     replicas?: IamReplicaOptions[];
   };
 
@@ -101,13 +102,7 @@ export function iamMikroOrmOptions<D extends IDatabaseDriver>(
       'rds-iam: iamMikroOrmOptions() takes an options object.',
     );
   }
-  const given = options as IamMikroOrmOptions<D> & Dictionary;
-  if (given.password !== undefined) {
-    throw new RdsIamError(
-      'ERR_CONFLICTING_OPTIONS',
-      'rds-iam: `password` was given, but with IAM the password is a fresh token for every connection. Remove `password`.',
-    );
-  }
+  const given = withoutPassword(options) as IamMikroOrmOptions<D> & Dictionary;
   if (given.clientUrl !== undefined) {
     throw new RdsIamError(
       'ERR_INVALID_OPTION',
@@ -118,7 +113,7 @@ export function iamMikroOrmOptions<D extends IDatabaseDriver>(
   const { iam, rest } = splitIamOptions(given);
   const { driver, ssl, replicas, ...mikro } = rest as typeof rest & {
     driver: DriverClass<D>;
-    ssl?: PgIamOptions['ssl'];
+    ssl?: IamOptions['ssl'];
     replicas?: unknown;
   };
   if (replicas !== undefined && !Array.isArray(replicas)) {
@@ -139,13 +134,7 @@ export function iamMikroOrmOptions<D extends IDatabaseDriver>(
       signingPort,
       ssl: tls = base.ssl,
       ...other
-    } = entry;
-    if ((other as { password?: unknown }).password !== undefined) {
-      throw new RdsIamError(
-        'ERR_CONFLICTING_OPTIONS',
-        'rds-iam: a replica has a `password`, but with IAM the password is a fresh token for every connection. Remove it.',
-      );
-    }
+    } = withoutPassword(entry, { where: 'a replica' });
     if (!user) {
       throw new RdsIamError(
         'ERR_INVALID_USER',
@@ -217,6 +206,12 @@ function driverSettings(engine: Engine, target: Dictionary): DriverSettings {
         "rds-iam: NODE_PG_FORCE_NATIVE is set, so MikroORM's knex would use pg-native, which cannot call a password function (it would send the function's text) and ignores the `ssl` options. Unset NODE_PG_FORCE_NATIVE for this process.",
       );
     }
+    // Loaded for the engine in use only: a PostgreSQL app needs no MySQL driver, and the reverse.
+    const { pgIamSetup } = loadEngine(
+      () => require('@rds-iam/pg') as typeof import('@rds-iam/pg'),
+      'pg',
+      '@rds-iam/mikro-orm',
+    );
     const { config, connector } = pgIamSetup(target as PgIamOptions);
     const { host, port, user, password, ssl } = config;
     return { host, port, user, connection: { password, ssl }, connect: connector.connect };
@@ -226,6 +221,11 @@ function driverSettings(engine: Engine, target: Dictionary): DriverSettings {
     const { host, port, user, ssl, stream } = settings;
     return { host, port, user, connection: { ssl, stream }, connect };
   }
+  const { mysql2IamSetup } = loadEngine(
+    () => require('@rds-iam/mysql2') as typeof import('@rds-iam/mysql2'),
+    'mysql2',
+    '@rds-iam/mikro-orm',
+  );
   const { config, connector } = mysql2IamSetup(target as Mysql2IamOptions);
   const { host, port, user, authPlugins, ssl } = config;
   return {

@@ -7,13 +7,14 @@ import {
   mergeDatabaseUrl,
   RdsIamError,
   splitIamOptions,
+  withoutPassword,
 } from '@rds-iam/core';
 import type { AuthPlugin, PoolOptions } from 'mysql2';
 
 /**
  * Options of {@link mysql2IamConfig}, {@link createPool} and {@link createConnection}: mysql2's own
- * options (passed through untouched) plus rds-iam's. `password` and `authPlugins.mysql_clear_password`
- * are not accepted: the token is the password and rds-iam sends it.
+ * options (passed through untouched) plus rds-iam's. A `password` (`''` or `null` count as none) and
+ * `authPlugins.mysql_clear_password` are not accepted: the token is the password and rds-iam sends it.
  */
 export interface Mysql2IamOptions
   extends Omit<PoolOptions, 'password' | 'ssl' | 'host' | 'port' | 'user' | 'uri'>,
@@ -75,15 +76,8 @@ export function mysql2IamSetup(options: Mysql2IamOptions): {
   if (options === null || typeof options !== 'object') {
     throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: options must be an object.');
   }
-  const given = options as Mysql2IamOptions & { password?: unknown; authPlugins?: unknown };
-  if (given.password !== undefined) {
-    throw new RdsIamError(
-      'ERR_CONFLICTING_OPTIONS',
-      'rds-iam: `password` was given, but with IAM the password is a fresh token for every connection. Remove `password`.',
-    );
-  }
-  const { uri, ...explicit } = options;
-  const merged = mergeDatabaseUrl(explicit as Mysql2IamOptions, uri, {
+  const { uri, ...explicit } = withoutPassword(options);
+  const merged = mergeDatabaseUrl(explicit, uri, {
     option: 'uri',
     protocols: ['mysql'],
   });

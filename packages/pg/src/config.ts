@@ -7,6 +7,7 @@ import {
   isLoopbackHost,
   RdsIamError,
   splitIamOptions,
+  withoutPassword,
 } from '@rds-iam/core';
 import type pg from 'pg';
 import { parseConnectionString } from './connection-string.js';
@@ -14,7 +15,7 @@ import { parseConnectionString } from './connection-string.js';
 /**
  * Options of {@link pgIamConfig}, {@link createPool} and {@link createClient}: node-postgres's own pool
  * options (passed through untouched) plus rds-iam's (`region`, `signingHost`, `credentials`, ...).
- * `password` is not accepted: the token is the password.
+ * A `password` is refused (`''` or `null` count as none): the token is the password.
  */
 export interface PgIamOptions
   extends Omit<pg.PoolConfig, 'password' | 'ssl' | 'host' | 'port' | 'user' | 'Client'>,
@@ -89,13 +90,7 @@ export function pgIamSetup(options: PgIamOptions): {
   if (options === null || typeof options !== 'object') {
     throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: options must be an object.');
   }
-  if ('password' in options && (options as { password?: unknown }).password !== undefined) {
-    throw new RdsIamError(
-      'ERR_CONFLICTING_OPTIONS',
-      'rds-iam: `password` was given, but with IAM the password is a fresh token for every connection. Remove `password`.',
-    );
-  }
-  const { connectionString, ...explicit } = options;
+  const { connectionString, ...explicit } = withoutPassword(options);
   const fromUrl = connectionString === undefined ? {} : parseConnectionString(connectionString);
   const merged = { ...fromUrl, ...stripUndefined(explicit) } as PgIamOptions;
   if (

@@ -3,6 +3,7 @@ import {
   type IamConnectionOptions,
   RdsIamError,
   splitIamOptions,
+  withoutPassword,
 } from '@rds-iam/core';
 import type postgres from 'postgres';
 import { iamLogins } from './login.js';
@@ -25,7 +26,8 @@ type Replaced =
 
 /**
  * Options of {@link iamPostgresOptions}: postgres.js's own (passed through untouched) plus rds-iam's
- * (`region`, `signingHost`, `credentials`, ...). `password` is not accepted: the token is the password.
+ * (`region`, `signingHost`, `credentials`, ...). A `password` is refused (`''` or `null` count
+ * as none): the token is the password.
  */
 export interface PostgresIamOptions<T extends Types = Types>
   extends Omit<postgres.Options<T>, Replaced>,
@@ -43,8 +45,6 @@ export type PostgresIamConfig<T extends Types = Types> = postgres.Options<T> & {
 };
 
 const REFUSED = {
-  password: 'ERR_CONFLICTING_OPTIONS',
-  pass: 'ERR_CONFLICTING_OPTIONS',
   socket: 'ERR_CONFLICTING_OPTIONS',
   hostname: 'ERR_INVALID_OPTION',
   username: 'ERR_INVALID_OPTION',
@@ -52,8 +52,6 @@ const REFUSED = {
 } as const;
 
 const WHY = {
-  password: 'with IAM the password is a fresh token for every connection. Remove it.',
-  pass: 'with IAM the password is a fresh token for every connection. Remove it.',
   socket: 'rds-iam opens the connection itself (to verify TLS and watch the login). Remove it.',
   hostname: 'pass the endpoint as `host`, which the token is signed for.',
   username: 'pass the database user as `user`, which the token is signed for.',
@@ -87,12 +85,13 @@ export function iamPostgresOptions<T extends Types = Types>(
       'rds-iam: options must be an object: pass `{ host, user, database, ... }`.',
     );
   }
+  const given = withoutPassword(options, { keys: ['password', 'pass'] });
   for (const key of Object.keys(REFUSED) as (keyof typeof REFUSED)[]) {
-    if ((options as unknown as Record<string, unknown>)[key] !== undefined) {
+    if ((given as unknown as Record<string, unknown>)[key] !== undefined) {
       throw new RdsIamError(REFUSED[key], `rds-iam: \`${key}\` was given, but ${WHY[key]}`);
     }
   }
-  const { iam, rest } = splitIamOptions(options);
+  const { iam, rest } = splitIamOptions(given);
   const { ssl, host, port, user, ...driver } = rest as typeof rest & IamConnectionOptions;
   const connector = createIamConnector({ ...iam, host, port, user, ssl }, 'postgres');
   const logins = iamLogins(connector);

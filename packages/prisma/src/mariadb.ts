@@ -10,6 +10,7 @@ import {
   mergeDatabaseUrl,
   RdsIamError,
   splitIamOptions,
+  withoutPassword,
 } from '@rds-iam/core';
 import { loadPeer, loadPeerDependency } from './peer.js';
 
@@ -27,7 +28,8 @@ export type PrismaMariaDbAdapterOptions = NonNullable<
 /**
  * Options of {@link iamPrismaMariaDb}: the mariadb connector's pool options (`connectionLimit`,
  * `minimumIdle`, `idleTimeout`, `acquireTimeout`, `database`, ...) plus rds-iam's (`region`,
- * `signingHost`, `credentials`, `onEvent`, ...). `password` is refused (the token is the password),
+ * `signingHost`, `credentials`, `onEvent`, ...). a `password` is refused (the token is the password;
+ * `''` or `null` count as none),
  * and so are `debug` / `debugCompress` and a `network` logger: their packet dumps would contain
  * the token.
  */
@@ -283,18 +285,11 @@ export function buildMariaDbConfig(options: IamPrismaMariaDbOptions): {
     throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: options must be an object.');
   }
   const given = options as IamPrismaMariaDbOptions & {
-    password?: unknown;
     debug?: unknown;
     debugCompress?: unknown;
     logger?: unknown;
     stream?: unknown;
   };
-  if (given.password !== undefined) {
-    throw new RdsIamError(
-      'ERR_CONFLICTING_OPTIONS',
-      'rds-iam: `password` was given, but with IAM the password is a fresh token for every connection. Remove `password`.',
-    );
-  }
   if (given.debug === true || given.debugCompress === true) {
     throw new RdsIamError(
       'ERR_CONFLICTING_OPTIONS',
@@ -304,7 +299,7 @@ export function buildMariaDbConfig(options: IamPrismaMariaDbOptions): {
   if (given.stream !== undefined && typeof given.stream !== 'function') {
     throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: `stream` must be a function.');
   }
-  const { uri, ...explicit } = options;
+  const { uri, ...explicit } = withoutPassword(options);
   const merged = mergeDatabaseUrl(explicit as IamPrismaMariaDbOptions, uri, {
     option: 'uri',
     protocols: ['mysql', 'mariadb'],

@@ -8,6 +8,7 @@ import {
   type IamConnectionOptions,
   RdsIamError,
   rdsCaCertificates,
+  withoutPassword,
 } from '@rds-iam/core';
 import { anchorOf, probeCertificateChain } from './tls-probe.js';
 
@@ -124,17 +125,11 @@ export async function iamDatabaseUrl(options: IamDatabaseUrlOptions): Promise<st
   if (options === null || typeof options !== 'object') {
     throw new RdsIamError('ERR_INVALID_OPTION', 'rds-iam: options must be an object.');
   }
-  const { engine, database, ssl, params = {}, ...iam } = options;
+  const { engine, database, ssl, params = {}, ...iam } = withoutPassword(options);
   if (engine !== 'postgres' && engine !== 'mysql') {
     throw new RdsIamError(
       'ERR_INVALID_OPTION',
       `rds-iam: \`engine\` must be 'postgres' or 'mysql' for iamDatabaseUrl.`,
-    );
-  }
-  if ((options as { password?: unknown }).password !== undefined) {
-    throw new RdsIamError(
-      'ERR_CONFLICTING_OPTIONS',
-      'rds-iam: `password` was given, but with IAM the password is a fresh token. Remove `password`.',
     );
   }
   for (const key of Object.keys(params)) {

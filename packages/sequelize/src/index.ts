@@ -1,20 +1,22 @@
 import {
-  type IAM_OPTION_KEYS,
   type IamConnectionOptions,
+  type IamOrmOptions,
   isAuthRejection,
   isTlsRequiredRefusal,
   isTlsVerifyError,
+  loadEngine,
   mariadbIamSetup,
   RdsIamError,
   replicaSigning,
   splitIamOptions,
+  withoutPassword,
 } from '@rds-iam/core';
-import { type Mysql2IamOptions, mysql2IamSetup } from '@rds-iam/mysql2';
-import { type PgIamOptions, pgIamSetup } from '@rds-iam/pg';
+import type { Mysql2IamOptions } from '@rds-iam/mysql2';
+import type { PgIamOptions } from '@rds-iam/pg';
 import type { Options, ReplicationOptions, Sequelize } from 'sequelize';
 
 /** rds-iam's options, next to Sequelize's own. */
-export type IamOptions = Pick<PgIamOptions, (typeof IAM_OPTION_KEYS)[number]>;
+export type IamOptions = IamOrmOptions;
 
 /**
  * One endpoint of `replication`: Sequelize's, without a password (each login signs its own token),
@@ -22,20 +24,18 @@ export type IamOptions = Pick<PgIamOptions, (typeof IAM_OPTION_KEYS)[number]>;
  * endpoint with a `host` of its own signs for that host, not for the top-level `signingHost`.
  */
 export type IamReplicaOptions = Omit<ReplicationOptions['write'], 'password'> &
-  Pick<IamOptions, 'signingHost' | 'signingPort'> & { ssl?: PgIamOptions['ssl'] };
+  Pick<IamOptions, 'signingHost' | 'signingPort' | 'ssl' | 'password'>;
 
 /**
  * Options of {@link iamSequelizeOptions}: Sequelize's (`dialect` `'postgres'` or `'mysql'`, `host`,
  * `port`, `username`, `database`, `pool`, `dialectOptions`, `replication`, ...) plus rds-iam's.
- * `password` is refused: the token is the password.
+ * A `password` is refused (`''` or `null` count as none): the token is the password.
  */
 export interface IamSequelizeOptions
   extends Omit<Options, 'password' | 'dialect' | 'replication' | 'ssl'>,
     IamOptions {
   /** `'mariadb'` uses the mariadb connector (Sequelize's own choice for that dialect). */
   dialect: 'postgres' | 'mysql' | 'mariadb';
-  /** TLS: verified against the RDS CAs with the signing host's name unless you pass your own. */
-  ssl?: PgIamOptions['ssl'];
   /** Read replicas and the writer; every endpoint gets tokens signed for its own host. */
   replication?: { read: IamReplicaOptions[]; write: IamReplicaOptions };
 }
@@ -67,7 +67,7 @@ type Endpoint = {
   username?: string;
   signingHost?: string;
   signingPort?: number;
-  ssl?: PgIamOptions['ssl'];
+  ssl?: IamOptions['ssl'];
 } & Record<string, unknown>;
 
 /**
@@ -103,13 +103,7 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
       'rds-iam: iamSequelizeOptions() takes an options object.',
     );
   }
-  const given = options as IamSequelizeOptions & Record<string, unknown>;
-  if (given.password !== undefined) {
-    throw new RdsIamError(
-      'ERR_CONFLICTING_OPTIONS',
-      'rds-iam: `password` was given, but with IAM the password is a fresh token for every connection. Remove `password`.',
-    );
-  }
+  const given = withoutPassword(options) as IamSequelizeOptions & Record<string, unknown>;
   const { dialect } = given;
   if (dialect !== 'postgres' && dialect !== 'mysql' && dialect !== 'mariadb') {
     throw new RdsIamError(
@@ -131,7 +125,7 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
   }
   const { iam, rest } = splitIamOptions(given);
   const { ssl, replication, hooks, dialectOptions, ...sequelize } = rest as typeof rest & {
-    ssl?: PgIamOptions['ssl'];
+    ssl?: IamOptions['ssl'];
     replication?: { read?: unknown; write?: unknown };
     hooks?: Options['hooks'];
     dialectOptions?: Record<string, unknown>;
@@ -150,7 +144,9 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
       ssl: tls = base.ssl,
       dialectOptions: own,
       ...other
-    } = entry as Endpoint & { dialectOptions?: Record<string, unknown> };
+    } = withoutPassword(entry, { where: 'a `replication` endpoint' }) as Endpoint & {
+      dialectOptions?: Record<string, unknown>;
+    };
     if (!username) {
       throw new RdsIamError(
         'ERR_INVALID_USER',
@@ -158,12 +154,6 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
       );
     }
     const merged = { ...dialectOptions, ...own };
-    if ((other as { password?: unknown }).password !== undefined) {
-      throw new RdsIamError(
-        'ERR_CONFLICTING_OPTIONS',
-        'rds-iam: a `replication` endpoint has a `password`, but with IAM the password is a fresh token for every connection. Remove it.',
-      );
-    }
     const target = {
       ...iam,
       ...replicaSigning(
@@ -177,6 +167,12 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
       ssl: tls,
     };
     if (dialect === 'postgres') {
+      // Loaded for the dialect in use only: a PostgreSQL app needs no MySQL driver, and the reverse.
+      const { pgIamSetup } = loadEngine(
+        () => require('@rds-iam/pg') as typeof import('@rds-iam/pg'),
+        'pg',
+        '@rds-iam/sequelize',
+      );
       const { config, connector } = pgIamSetup(target as PgIamOptions);
       connectors.set(keyOf(config), connector.connect);
       return {
@@ -209,6 +205,11 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
         dialectOptions: { ...merged, ssl: settings.ssl, stream: settings.stream },
       };
     }
+    const { mysql2IamSetup } = loadEngine(
+      () => require('@rds-iam/mysql2') as typeof import('@rds-iam/mysql2'),
+      'mysql2',
+      '@rds-iam/sequelize',
+    );
     const { config, connector } = mysql2IamSetup(target as Mysql2IamOptions);
     connectors.set(keyOf(config), connector.connect);
     const plugins = (merged.authPlugins ?? {}) as Record<string, unknown>;

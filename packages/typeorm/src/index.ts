@@ -1,11 +1,11 @@
 import {
-  type IAM_OPTION_KEYS,
+  type IamOrmOptions,
+  loadEngine,
   parseDatabaseUrl,
   RdsIamError,
   splitIamOptions,
+  withoutPassword,
 } from '@rds-iam/core';
-import { type Mysql2IamOptions, mysql2IamDriver } from '@rds-iam/mysql2';
-import { type PgIamOptions, pgIamDriver } from '@rds-iam/pg';
 import type { DataSourceOptions } from 'typeorm';
 
 /** TypeORM's options for `type: 'postgres'`, taken from the root export so they track its version. */
@@ -14,15 +14,15 @@ type PostgresConnectionOptions = Extract<DataSourceOptions, { type: 'postgres' }
 type MysqlConnectionOptions = Extract<DataSourceOptions, { type: 'mysql' | 'mariadb' }>;
 
 /** rds-iam's options, next to TypeORM's own. */
-export type IamOptions = Pick<PgIamOptions, (typeof IAM_OPTION_KEYS)[number]>;
+export type IamOptions = IamOrmOptions;
 
 /** Options of {@link iamDataSourceOptions} for PostgreSQL: TypeORM's plus rds-iam's. */
 export type PostgresIamDataSourceOptions = Omit<PostgresConnectionOptions, 'password' | 'ssl'> &
-  IamOptions & { ssl?: PgIamOptions['ssl'] };
+  IamOptions;
 
 /** Options of {@link iamDataSourceOptions} for MySQL and MariaDB: TypeORM's plus rds-iam's. */
 export type MysqlIamDataSourceOptions = Omit<MysqlConnectionOptions, 'password' | 'ssl'> &
-  IamOptions & { ssl?: Mysql2IamOptions['ssl'] };
+  IamOptions;
 
 /**
  * TypeORM `DataSource` options that log in with IAM auth tokens: spread your options in, get options
@@ -64,19 +64,14 @@ export function iamDataSourceOptions(
       'rds-iam: iamDataSourceOptions() takes an options object.',
     );
   }
-  if ((options as { password?: unknown }).password !== undefined) {
-    throw new RdsIamError(
-      'ERR_CONFLICTING_OPTIONS',
-      'rds-iam: `password` was given, but with IAM the password is a fresh token for every connection. Remove `password`.',
-    );
-  }
-  if ((options as { replication?: unknown }).replication !== undefined) {
+  const given = withoutPassword(options);
+  if ((given as { replication?: unknown }).replication !== undefined) {
     throw new RdsIamError(
       'ERR_INVALID_OPTION',
       'rds-iam: `replication` is not supported yet; create one DataSource per endpoint.',
     );
   }
-  const { iam, rest: typeorm } = splitIamOptions(options as object) as {
+  const { iam, rest: typeorm } = splitIamOptions(given as object) as {
     iam: IamOptions;
     rest: Record<string, unknown>;
   };
@@ -86,7 +81,7 @@ export function iamDataSourceOptions(
     host?: string;
     port?: number;
     username?: string;
-    ssl?: PgIamOptions['ssl'];
+    ssl?: IamOptions['ssl'];
     extra?: Record<string, unknown>;
   } & Record<string, unknown>;
   const fromUrl: Partial<ReturnType<typeof parseDatabaseUrl>> =
@@ -121,6 +116,12 @@ export function iamDataSourceOptions(
     );
   }
   if (type === 'postgres') {
+    // Loaded for the engine in use only: a PostgreSQL app needs no MySQL driver, and the reverse.
+    const { pgIamDriver } = loadEngine(
+      () => require('@rds-iam/pg') as typeof import('@rds-iam/pg'),
+      'pg',
+      '@rds-iam/typeorm',
+    );
     const {
       config: { Client, password, ssl: tls, host: h, port: p, user },
       driver,
@@ -141,13 +142,18 @@ export function iamDataSourceOptions(
     } as PostgresConnectionOptions;
   }
   if (type === 'mysql' || type === 'mariadb') {
+    const { mysql2IamDriver } = loadEngine(
+      () => require('@rds-iam/mysql2') as typeof import('@rds-iam/mysql2'),
+      'mysql2',
+      '@rds-iam/typeorm',
+    );
     const {
       config: { authPlugins, ssl: tls, host: h, port: p, user },
       driver,
     } = mysql2IamDriver({
       ...iam,
       ...target,
-      ssl: ssl as Mysql2IamOptions['ssl'],
+      ssl,
     });
     const extraPlugins = (extra?.authPlugins ?? {}) as Record<string, unknown>;
     return {

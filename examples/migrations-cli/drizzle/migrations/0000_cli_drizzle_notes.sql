@@ -1,0 +1,4 @@
+CREATE TABLE "cli_drizzle_notes" (
+	"id" serial PRIMARY KEY NOT NULL,
+	"body" varchar(200) NOT NULL
+);
