@@ -953,6 +953,12 @@ const cases: BadInputCase[] = [
     code: 'ERR_INVALID_USER',
     fix: /Set it to the database user/,
   },
+  {
+    name: 'postgres.js: user and username disagree',
+    run: () => iamPostgresOptions({ host: RDS_HOST, user: 'app', username: 'admin', sign }),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /name different database users\. Pass one of them/,
+  },
 ];
 
 beforeAll(async () => {
