@@ -51,7 +51,7 @@ export async function exampleTarget(engine) {
     env[`RDS_IAM_EXAMPLE_${engine === 'postgres' ? 'POSTGRES' : 'MYSQL'}_URL`] ??
       DEFAULT_ADMIN_URL[engine],
   );
-  await ensureExampleUser(engine, admin);
+  const release = await ensureExampleUser(engine, admin);
   const emulator = await startEmulator({
     engine,
     upstream: {
@@ -61,6 +61,9 @@ export async function exampleTarget(engine) {
     },
     endpoint: { host: EXAMPLE_ENDPOINT[engine], port: DEFAULT_PORT[engine] },
     region: 'us-east-1',
+  }).catch(async (err) => {
+    await release();
+    throw err;
   });
   return {
     host: emulator.host,
@@ -80,7 +83,7 @@ export async function exampleTarget(engine) {
       ssl: { ca: emulator.caPem },
     },
     emulated: true,
-    close: () => emulator.stop(),
+    close: () => emulator.stop().finally(release),
   };
 }
 
@@ -101,7 +104,12 @@ function realTarget(engine, env) {
   };
 }
 
-/** Creates the example user and database upstream when missing; safe to run from several processes. */
+/**
+ * Creates the example user and database upstream when missing, and waits for this example's turn:
+ * the examples share that user, database and their tables, so on one server (two terminals, two CI
+ * runs at once) they run one at a time, each holding a lock on its admin connection (PostgreSQL's
+ * advisory lock, MySQL's GET_LOCK) until `close()` or the process ends. Resolves to the release.
+ */
 async function ensureExampleUser(engine, admin) {
   const login = {
     host: admin.hostname,
@@ -117,6 +125,8 @@ async function ensureExampleUser(engine, admin) {
     });
     await client.connect();
     try {
+      await client.query("SET lock_timeout = '300s'");
+      await client.query('SELECT pg_advisory_lock(hashtext($1))', [EXAMPLE_NAME]);
       const ignoreDuplicate = (err) => {
         // 42710 duplicate_object, 42P04 duplicate_database, 23505: a concurrent CREATE won the race.
         if (!['42710', '42P04', '23505'].includes(err.code)) throw err;
@@ -135,13 +145,16 @@ async function ensureExampleUser(engine, admin) {
           .query(`CREATE DATABASE ${EXAMPLE_NAME} OWNER ${EXAMPLE_NAME}`)
           .catch(ignoreDuplicate);
       }
-    } finally {
+    } catch (err) {
       await client.end();
+      throw err;
     }
-    return;
+    return () => client.end();
   }
   const conn = await mysql.createConnection({ ...login, connectTimeout: 10_000 });
   try {
+    const [[turn]] = await conn.query('SELECT GET_LOCK(?, 300) AS got', [EXAMPLE_NAME]);
+    if (turn.got !== 1) throw new Error(`no turn for ${EXAMPLE_NAME} on the MySQL server in 300 s`);
     for (const host of ['%', 'localhost']) {
       await conn.query(
         `CREATE USER IF NOT EXISTS '${EXAMPLE_NAME}'@'${host}' IDENTIFIED BY '${UPSTREAM_PASSWORD}'`,
@@ -157,9 +170,11 @@ async function ensureExampleUser(engine, admin) {
         `GRANT ALL PRIVILEGES ON \`${EXAMPLE_NAME}\`.* TO '${EXAMPLE_NAME}'@'${host}'`,
       );
     }
-  } finally {
+  } catch (err) {
     await conn.end();
+    throw err;
   }
+  return () => conn.end();
 }
 
 // `pnpm --filter @rds-iam/example-local-endpoint start`: shows what the examples get, then stops.
