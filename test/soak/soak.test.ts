@@ -312,8 +312,8 @@ const INTEGRATIONS: readonly Integration[] = [
         );
         // MikroORM 6 pools with knex; 7 with pg's and mysql2's own pools (its native client).
         let live = (): number => 0;
-        ready.then(
-          async (orm) => {
+        ready
+          .then(async (orm) => {
             const connection = orm.em.getConnection() as {
               getKnex?: () => { client: { pool: TarnPool } };
               getNativeClient?: () => Promise<PgPoolCounts | Mysql2CorePool>;
@@ -323,9 +323,8 @@ const INTEGRATIONS: readonly Integration[] = [
             if (tarn) live = () => knexLive(tarn);
             else if (native && 'totalCount' in native) live = () => native.totalCount;
             else if (native) live = () => native._allConnections.length;
-          },
-          () => undefined,
-        );
+          })
+          .catch(() => undefined);
         return {
           query: async (sql) => (await ready).em.getConnection().execute(sql),
           liveConnections: () => live(),
