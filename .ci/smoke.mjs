@@ -6,7 +6,7 @@
 // --allow-read --allow-net --allow-env, what rds-iam needs (README), plus what an example's own ORM
 // or tool needs, named in EXAMPLES.
 //
-//   node .ci/smoke.mjs [node@22 node@26 bun deno ...]
+//   node .ci/smoke.mjs [node@22 node@26 bun@1 deno@2 ...]
 //
 // Prints one line per example and runtime, then a table of the runtimes; exits 1 when anything
 // failed. Runs after `pnpm build` (and after the full suite, which generates the Prisma clients;
@@ -142,86 +142,94 @@ function ensurePrismaClients() {
   }
 }
 
+/**
+ * The emulator in front of the examples' user and database (as the examples start it), its CA in a
+ * file and the RDS_* variables that name it, for what takes an endpoint from the environment (core-pg,
+ * doctor). It holds the examples' turn on that server until `close()`, so it is opened only around
+ * those runs, never while an example runs.
+ */
+async function endpoint(engine, dir) {
+  const { exampleTarget } = await import('../examples/local-endpoint/index.mjs');
+  const t = await exampleTarget(engine);
+  const ca = join(dir, `${engine}.pem`);
+  writeFileSync(ca, t.iam.ssl.ca);
+  const env = {
+    AWS_ACCESS_KEY_ID: t.iam.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: t.iam.credentials.secretAccessKey,
+    RDS_HOST: t.host,
+    RDS_PORT: String(t.port),
+    RDS_USER: t.user,
+    RDS_DATABASE: t.database,
+    RDS_REGION: t.iam.region,
+    RDS_SIGNING_HOST: t.iam.signingHost,
+    RDS_SIGNING_PORT: String(t.iam.signingPort),
+    RDS_CA_FILE: ca,
+  };
+  return { t, ca, env, close: () => t.close() };
+}
+
+/** Every example and doctor on `runtime`; reports each and returns whether each passed. */
+async function smoke(runtime, caDir) {
+  const { bin, version } = ensureRuntime(runtime);
+  const kind = runtime.split('@')[0];
+  const name = `${kind} ${/\d+\.\d+\.\d+/.exec(version)?.[0] ?? version}`;
+  console.log(`\n-- ${name}`);
+  const results = [];
+  let notApplicable = 0;
+  const report = (what, ok, result) => {
+    results.push(ok);
+    const seconds = `${result.seconds.toFixed(1)} s`;
+    console.log(`${ok ? 'ok    ' : 'FAILED'} ${name.padEnd(14)} ${what.padEnd(24)} ${seconds}`);
+    // A run that passed may still have warned (a deprecation): shown, not failed.
+    const shown = ok ? result.stderr.trim().split('\n').filter(Boolean).slice(0, 3) : [];
+    if (!ok) shown.push(...`${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-15));
+    for (const line of shown) console.log(`         | ${line}`);
+  };
+  for (const example of EXAMPLES) {
+    const why = example.notOn?.[kind];
+    if (why) {
+      console.log(`n/a    ${name.padEnd(14)} ${example.dir.padEnd(24)} ${why}`);
+      notApplicable += 1;
+    } else if (example.dir !== 'core-pg') {
+      const result = await run(runtime, bin, example);
+      report(example.dir, loggedIn(result), result);
+    }
+  }
+  for (const engine of ['postgres', 'mysql']) {
+    const { t, ca, env, close } = await endpoint(engine, caDir);
+    try {
+      if (engine === 'postgres') {
+        const core = EXAMPLES.find((e) => e.dir === 'core-pg');
+        const result = await run(runtime, bin, core, [], env);
+        report('core-pg', loggedIn(result), result);
+      }
+      const args = ['doctor', '--engine', engine, '--host', t.host, '--port', String(t.port)];
+      args.push('--user', t.user, '--database', t.database, '--region', t.iam.region);
+      args.push('--signing-host', t.iam.signingHost, '--signing-port', String(t.iam.signingPort));
+      const result = await run(runtime, bin, DOCTOR, [...args, '--ca-file', ca, '--json'], {
+        AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID,
+        AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY,
+      });
+      let ok = false;
+      try {
+        ok = result.code === 0 && JSON.parse(result.stdout).ok === true;
+      } catch {}
+      report(`doctor ${engine}`, ok, result);
+    } finally {
+      await close();
+    }
+  }
+  const passed = results.filter(Boolean).length;
+  return { runtime: name, passed, failed: results.length - passed, notApplicable };
+}
+
 async function main(runtimes) {
   ensurePrismaClients();
-  // core-pg and doctor take an endpoint from the environment: the emulator the other examples start
-  // for themselves, started here (on this Node) with the examples' user and database.
-  const { exampleTarget } = await import('../examples/local-endpoint/index.mjs');
-  const targets = {
-    postgres: await exampleTarget('postgres'),
-    mysql: await exampleTarget('mysql'),
-  };
   const caDir = mkdtempSync(join(tmpdir(), 'rds-iam-smoke-'));
-  // The emulator's demo keys, as AWS_* variables.
-  const { accessKeyId, secretAccessKey } = targets.postgres.iam.credentials;
-  const keys = { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey };
-  /** The emulator of `engine`, its CA in a file, and the RDS_* variables that name them. */
-  const endpointEnv = (engine) => {
-    const t = targets[engine];
-    const ca = join(caDir, `${engine}.pem`);
-    writeFileSync(ca, t.iam.ssl.ca);
-    const env = {
-      ...keys,
-      RDS_HOST: t.host,
-      RDS_PORT: String(t.port),
-      RDS_USER: t.user,
-      RDS_DATABASE: t.database,
-      RDS_REGION: t.iam.region,
-      RDS_SIGNING_HOST: t.iam.signingHost,
-      RDS_SIGNING_PORT: String(t.iam.signingPort),
-      RDS_CA_FILE: ca,
-    };
-    return { t, ca, env };
-  };
-
   const summary = [];
-  let failed = 0;
   try {
-    for (const runtime of runtimes) {
-      const { bin, version } = ensureRuntime(runtime);
-      const name = `${runtime.split('@')[0]} ${/\d+\.\d+\.\d+/.exec(version)?.[0] ?? version}`;
-      console.log(`\n-- ${name}`);
-      const results = [];
-      let notApplicable = 0;
-      const report = (what, ok, result) => {
-        results.push(ok);
-        console.log(
-          `${ok ? 'ok    ' : 'FAILED'} ${name.padEnd(14)} ${what.padEnd(24)} ${result.seconds.toFixed(1)} s`,
-        );
-        // A run that passed may still have warned (a deprecation): shown, not failed.
-        const shown = ok ? result.stderr.trim().split('\n').filter(Boolean).slice(0, 3) : [];
-        if (!ok) shown.push(...`${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-15));
-        for (const line of shown) console.log(`         | ${line}`);
-      };
-      for (const example of EXAMPLES) {
-        const skip = example.notOn?.[runtime.split('@')[0]];
-        if (skip) {
-          console.log(`n/a    ${name.padEnd(14)} ${example.dir.padEnd(24)} ${skip}`);
-          notApplicable += 1;
-          continue;
-        }
-        const env = example.dir === 'core-pg' ? endpointEnv('postgres').env : {};
-        const result = await run(runtime, bin, example, [], env);
-        report(example.dir, loggedIn(result), result);
-      }
-      for (const engine of ['postgres', 'mysql']) {
-        const { t, ca } = endpointEnv(engine);
-        const args = ['doctor', '--engine', engine, '--host', t.host, '--port', String(t.port)];
-        args.push('--user', t.user, '--database', t.database, '--region', t.iam.region);
-        args.push('--signing-host', t.iam.signingHost, '--signing-port', String(t.iam.signingPort));
-        const result = await run(runtime, bin, DOCTOR, [...args, '--ca-file', ca, '--json'], keys);
-        let ok = false;
-        try {
-          ok = result.code === 0 && JSON.parse(result.stdout).ok === true;
-        } catch {}
-        report(`doctor ${engine}`, ok, result);
-      }
-      const passed = results.filter(Boolean).length;
-      failed += results.length - passed;
-      summary.push({ runtime: name, passed, failed: results.length - passed, notApplicable });
-    }
+    for (const runtime of runtimes) summary.push(await smoke(runtime, caDir));
   } finally {
-    await Promise.all(Object.values(targets).map((t) => t.close()));
     rmSync(caDir, { recursive: true, force: true });
   }
   console.log('\nruntime smoke (every example and rds-iam doctor):');
@@ -229,7 +237,7 @@ async function main(runtimes) {
     const na = s.notApplicable ? `, ${s.notApplicable} not applicable` : '';
     console.log(`  ${s.runtime.padEnd(16)} ${s.passed} passed, ${s.failed} failed${na}`);
   }
-  return failed === 0 ? 0 : 1;
+  return summary.every((s) => s.failed === 0) ? 0 : 1;
 }
 
 process.exitCode = await main(process.argv.length > 2 ? process.argv.slice(2) : DEFAULT_RUNTIMES);
