@@ -15,7 +15,7 @@ const dirs = ['packages', 'examples']
       ? readdirSync(join(root, group)).map((name) => join(root, group, name))
       : [],
   )
-  .concat(join(root, 'test'))
+  .concat(join(root, 'test'), join(root, 'test', 'mikro-orm-7'))
   .filter((dir) => existsSync(join(dir, 'package.json')));
 
 for (const dir of dirs) rmSync(join(dir, '.vitest'), { recursive: true, force: true });

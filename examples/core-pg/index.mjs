@@ -5,6 +5,7 @@
 // Against the emulator (what the tests do): also RDS_PORT, RDS_SIGNING_HOST, RDS_SIGNING_PORT,
 // RDS_REGION, RDS_CA_FILE and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for its demo credentials.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { createTokenProvider, parseRdsEndpoint, rdsCaCertificates } from '@rds-iam/core';
 import pg from 'pg';
 
@@ -35,7 +36,9 @@ const pool = new pg.Pool({
     ca: env.RDS_CA_FILE
       ? readFileSync(env.RDS_CA_FILE, 'utf8')
       : [...rdsCaCertificates(parseRdsEndpoint(env.RDS_SIGNING_HOST ?? host)?.region)],
-    servername: env.RDS_SIGNING_HOST ?? host,
+    // The certificate names the RDS endpoint: check that name when you dial a tunnel or alias (pg
+    // checks `host` otherwise). TLS sends names only, never an IP address.
+    servername: isIP(env.RDS_SIGNING_HOST ?? '') ? undefined : env.RDS_SIGNING_HOST,
   },
 });
 // --- end snippet ---

@@ -81,6 +81,9 @@ async function resolveTarget(engine) {
     upstream: upstream.address,
     endpoint: { host: EXAMPLE_ENDPOINT[engine], port: DEFAULT_PORT[engine] },
     region: 'us-east-1',
+  }).catch(async (err) => {
+    await upstream.close();
+    throw err;
   });
   return {
     host: emulator.host,
@@ -91,10 +94,7 @@ async function resolveTarget(engine) {
     // region, the demo keys it accepts, and the CA of its certificate.
     iam: emulator.iamOptions(),
     emulated: true,
-    close: async () => {
-      await emulator.stop();
-      await upstream.close();
-    },
+    close: () => emulator.stop().finally(upstream.close),
   };
 }
 
@@ -115,8 +115,9 @@ async function localUpstream(engine, env) {
     auth:
       engine === 'postgres' ? { kind: 'password', password: UPSTREAM_PASSWORD } : { kind: 'trust' },
   };
+  let release;
   try {
-    await ensureExampleUser(engine, admin);
+    release = await ensureExampleUser(engine, admin);
   } catch (err) {
     if (!isNoServer(err)) throw err;
     const where = `${address.host}:${address.port}`;
@@ -128,7 +129,7 @@ async function localUpstream(engine, env) {
       `No ${server} answered on ${where}${given === undefined ? '' : ` (${ADMIN_URL_VARIABLE[engine]})`}. Start one there (${START_HINT[engine]}), set ${ADMIN_URL_VARIABLE[engine]} to an admin URL of yours, or RDS_HOST and RDS_USER to log in to a real endpoint.`,
     );
   }
-  return { address, close: async () => {} };
+  return { address, close: release };
 }
 
 /** The driver's error for a server that is not there (nothing listens, or nothing answers). */
@@ -185,7 +186,12 @@ function realTarget(engine, env) {
   };
 }
 
-/** Creates the example user and database upstream when missing; safe to run from several processes. */
+/**
+ * Creates the example user and database upstream when missing, and waits for this example's turn:
+ * the examples share that user, database and their tables, so on one server (two terminals, two CI
+ * runs at once) they run one at a time, each holding a lock on its admin connection (PostgreSQL's
+ * advisory lock, MySQL's GET_LOCK) until `close()` or the process ends. Resolves to the release.
+ */
 async function ensureExampleUser(engine, admin) {
   const login = {
     host: admin.hostname,
@@ -201,6 +207,8 @@ async function ensureExampleUser(engine, admin) {
     });
     await client.connect();
     try {
+      await client.query("SET lock_timeout = '300s'");
+      await client.query('SELECT pg_advisory_lock(hashtext($1))', [EXAMPLE_NAME]);
       const ignoreDuplicate = (err) => {
         // 42710 duplicate_object, 42P04 duplicate_database, 23505: a concurrent CREATE won the race.
         if (!['42710', '42P04', '23505'].includes(err.code)) throw err;
@@ -227,16 +235,19 @@ async function ensureExampleUser(engine, admin) {
           .query(`CREATE DATABASE ${EXAMPLE_NAME} OWNER ${EXAMPLE_NAME}`)
           .catch(ignoreDuplicate);
       }
-    } finally {
+    } catch (err) {
       await client.end();
+      throw err;
     }
-    return;
+    return () => client.end();
   }
   const conn = await mysql.createConnection({ ...login, connectTimeout: 10_000 });
   try {
     // RDS: IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS', which only RDS has. Locally an IAM
     // user is one with the server's own plugin and no password: the emulator logs in without one,
     // and refuses a user that has a password, as RDS does.
+    const [[turn]] = await conn.query('SELECT GET_LOCK(?, 300) AS got', [EXAMPLE_NAME]);
+    if (turn.got !== 1) throw new Error(`no turn for ${EXAMPLE_NAME} on the MySQL server in 300 s`);
     for (const host of ['%', 'localhost']) {
       await conn.query(`CREATE USER IF NOT EXISTS '${EXAMPLE_NAME}'@'${host}'`);
       // An older user of that name may have a password (from before): take it away.
@@ -248,9 +259,11 @@ async function ensureExampleUser(engine, admin) {
         `GRANT ALL PRIVILEGES ON \`${EXAMPLE_NAME}\`.* TO '${EXAMPLE_NAME}'@'${host}'`,
       );
     }
-  } finally {
+  } catch (err) {
     await conn.end();
+    throw err;
   }
+  return () => conn.end();
 }
 
 // `pnpm --filter @rds-iam/example-local-endpoint start`: shows what the examples get, then stops.

@@ -18,7 +18,7 @@ const sql = postgres(
   iamPostgresOptions({
     host, // e.g. 'mydb.abc123xyz.eu-west-1.rds.amazonaws.com': the region comes from the name
     port,
-    user, // a database user with IAM enabled (GRANT rds_iam TO app)
+    username: user, // a database user with IAM enabled (GRANT rds_iam TO app); or `user`
     database,
     max: 10,
     // Metrics and logs: events carry times, never the token.

@@ -868,6 +868,50 @@ const cases: BadInputCase[] = [
     code: 'ERR_INVALID_USER',
     fix: /Set `user`/,
   },
+  {
+    // MikroORM 7 takes a Kysely dialect (or instance, or a function) in `driverOptions` as its client.
+    name: 'mikro-orm: driverOptions a Kysely dialect of its own',
+    run: () =>
+      iamMikroOrmOptions({
+        driver: PostgreSqlDriver,
+        host: RDS_HOST,
+        user: 'app',
+        driverOptions: new (class PostgresDialect {
+          createDriver() {
+            return {};
+          }
+        })(),
+        sign,
+      }),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /Pass pool settings there as a plain object/,
+  },
+  {
+    name: 'mikro-orm: a replica with driverOptions a function',
+    run: () =>
+      iamMikroOrmOptions({
+        driver: MariaDbDriver,
+        host: RDS_HOST,
+        user: 'app',
+        replicas: [{ host: RDS_HOST, driverOptions: () => ({}) } as never],
+        sign,
+      }),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /a replica’s `driverOptions` is a client of its own.*Pass pool settings/,
+  },
+  {
+    name: 'mikro-orm: driverOptions with ssl and a password',
+    run: () =>
+      iamMikroOrmOptions({
+        driver: MariaDbDriver,
+        host: RDS_HOST,
+        user: 'app',
+        driverOptions: { ssl: { rejectUnauthorized: false }, password: token },
+        sign,
+      }),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /sets `password`, `ssl`, which rds-iam sets for every connection.*remove it from `driverOptions`/,
+  },
   // ---- Prisma ----
   {
     name: 'prisma: iamDatabaseUrl with a bad engine',
@@ -1068,6 +1112,12 @@ const cases: BadInputCase[] = [
     run: () => startLocalProxy({ engine: 'mysql', host: RDS_HOST, user: 'app', ssl: false, sign }),
     code: 'ERR_TLS_REQUIRED',
     fix: /remove `ssl: false`/,
+  },
+  {
+    name: 'postgres.js: user and username disagree',
+    run: () => iamPostgresOptions({ host: RDS_HOST, user: 'app', username: 'admin', sign }),
+    code: 'ERR_CONFLICTING_OPTIONS',
+    fix: /name different database users\. Pass one of them/,
   },
 ];
 

@@ -178,6 +178,30 @@ describe.runIf(databaseFor('postgres') !== undefined)('examples/core-pg', () => 
     expect(run.stdout.trim()).toBe(`logged in as ${expectedUser} with an IAM token; 1 + 1 = 2`);
     expect(iam.emulator.counters()).toMatchObject({ accepted: 1, rejected: 0 });
   });
+
+  test('an endpoint that is an IP address: no IP as the TLS server name (DEP0123; Bun and Deno refuse it)', async () => {
+    // The emulator plays an endpoint named by its address, as RDS_HOST=127.0.0.1 with no signing host.
+    const byAddress = await startIamEndpoint('postgres', { endpointHost: '127.0.0.1' });
+    writeFileSync(join(caDir, 'ca-by-address.pem'), byAddress.ca);
+    try {
+      const run = await runExample('core-pg', {
+        RDS_HOST: byAddress.host,
+        RDS_PORT: String(byAddress.port),
+        RDS_USER: app.user,
+        RDS_DATABASE: app.database ?? '',
+        RDS_REGION: byAddress.region,
+        RDS_CA_FILE: join(caDir, 'ca-by-address.pem'),
+        AWS_ACCESS_KEY_ID: byAddress.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: byAddress.credentials.secretAccessKey,
+        NODE_OPTIONS: '--throw-deprecation',
+      });
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(byAddress.emulator.counters()).toMatchObject({ accepted: 1, rejected: 0 });
+    } finally {
+      await byAddress.stop();
+    }
+  });
 });
 
 describe('examples/local-endpoint without a local database', () => {

@@ -15,6 +15,7 @@ import {
   type IamUser,
   startIamEndpoint,
 } from '../harness/index.js';
+import { MIKRO_ORM_MAJOR, MIKRO_ORM_ONLY } from '../harness/mikro-orm.js';
 
 // The knex, TypeORM, Sequelize and MikroORM examples, run the way a reader runs them (`pnpm --filter ... start` is
 // `node index.mjs` in the example's folder): with no RDS_* variables (the example starts the emulator
@@ -30,9 +31,11 @@ interface Example {
   readonly snippet: string;
   /** The package README that shows the snippet. */
   readonly readme: string;
+  /** The MikroORM major the example installs: it runs in the run that loaded that one. */
+  readonly mikroOrm?: number;
 }
 
-const EXAMPLES: readonly Example[] = [
+const ALL_EXAMPLES: readonly Example[] = [
   { dir: 'knex-postgres', engine: 'postgres', snippet: 'knex-postgres', readme: 'packages/knex' },
   { dir: 'knex-mysql', engine: 'mysql', snippet: 'knex-mysql', readme: 'packages/knex' },
   {
@@ -59,14 +62,36 @@ const EXAMPLES: readonly Example[] = [
     engine: 'postgres',
     snippet: 'mikro-orm-postgres',
     readme: 'packages/mikro-orm',
+    mikroOrm: 6,
   },
   {
     dir: 'mikro-orm-mysql',
     engine: 'mysql',
     snippet: 'mikro-orm-mysql',
     readme: 'packages/mikro-orm',
+    mikroOrm: 6,
+  },
+  // MikroORM 7 (Node.js 22.17+): the same quick start, run by test/mikro-orm-7.
+  {
+    dir: 'mikro-orm-7-postgres',
+    engine: 'postgres',
+    snippet: 'mikro-orm-7-postgres',
+    readme: 'packages/mikro-orm',
+    mikroOrm: 7,
+  },
+  {
+    dir: 'mikro-orm-7-mysql',
+    engine: 'mysql',
+    snippet: 'mikro-orm-7-mysql',
+    readme: 'packages/mikro-orm',
+    mikroOrm: 7,
   },
 ];
+
+/** The examples of the MikroORM this run loaded, and (in test/, not test/mikro-orm-7) all others. */
+const EXAMPLES = ALL_EXAMPLES.filter((example) =>
+  example.mikroOrm === undefined ? !MIKRO_ORM_ONLY : example.mikroOrm === MIKRO_ORM_MAJOR,
+);
 
 /** The text between `// --- snippet: NAME ---` and `// --- end snippet ---`. */
 function snippetRegion(source: string, name: string): string {

@@ -5,6 +5,7 @@ import { type EntityManager, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { iamMikroOrmOptions } from '@rds-iam/mikro-orm';
 import { afterAll, describe, expect, test } from 'vitest';
 import { connectionLossLog, type Engine, hasDatabase, startIamEndpoint } from '../harness/index.js';
+import { MIKRO_ORM_MAJOR } from '../harness/mikro-orm.js';
 import { eventLog, type Row, waitFor } from './driver-support.js';
 import {
   busyHour,
@@ -21,10 +22,11 @@ import {
   useOrmEndpoint,
 } from './orm-scenarios.js';
 
-// @rds-iam/mikro-orm end to end: MikroORM 6 with the PostgreSQL, MySQL and MariaDB drivers, logging
+// @rds-iam/mikro-orm end to end: MikroORM with the PostgreSQL, MySQL and MariaDB drivers, logging
 // in through the emulator (which checks every token the way RDS does) to the real PostgreSQL /
 // MariaDB behind it. Time is moved with the harness clock. The scenarios every ORM passes live in
-// orm-scenarios.ts.
+// orm-scenarios.ts. test/ runs this file with MikroORM 6 (knex over pg, mysql2 and the mariadb
+// connector), test/mikro-orm-7 with MikroORM 7 (Kysely over pg and mysql2).
 
 type Driver = new (...args: never[]) => IDatabaseDriver;
 const TARGETS = [
@@ -33,9 +35,16 @@ const TARGETS = [
   { name: 'MariaDbDriver', driver: MariaDbDriver, engine: 'mysql' },
 ] as const satisfies readonly { name: string; driver: Driver; engine: Engine }[];
 
-/** The notes entity, without decorators, on table `table`. */
+const schemas = new Map<string, EntitySchema<Note>>();
+
+/**
+ * The notes entity, without decorators, on table `table`: one instance per table, the one the ORM
+ * was given (MikroORM 7 reads an EntitySchema's metadata from the instance a query names).
+ */
 function noteSchema(table: string): EntitySchema<Note> {
-  return new EntitySchema<Note>({
+  const known = schemas.get(table);
+  if (known) return known;
+  const schema = new EntitySchema<Note>({
     name: 'Note',
     tableName: table,
     properties: {
@@ -44,13 +53,23 @@ function noteSchema(table: string): EntitySchema<Note> {
       author: { type: 'string', length: 100, nullable: true },
     },
   });
+  schemas.set(table, schema);
+  return schema;
+}
+
+/** Drops and creates the entities' tables (MikroORM 7 renamed dropSchema and createSchema). */
+async function freshSchema(mikro: MikroORM): Promise<void> {
+  const schema = mikro.schema as unknown as Record<string, () => Promise<void>>;
+  const names = MIKRO_ORM_MAJOR >= 7 ? ['drop', 'create'] : ['dropSchema', 'createSchema'];
+  for (const name of names) await (schema[name] as () => Promise<void>).call(schema);
 }
 
 /** A MikroORM instance or a forked EntityManager inside a transaction. */
 type Em = EntityManager;
 
 for (const { name, driver, engine } of TARGETS) {
-  describe.runIf(hasDatabase(engine))(`MikroORM (${name}) through the emulator`, () => {
+  const title = `MikroORM ${MIKRO_ORM_MAJOR} (${name}) through the emulator`;
+  describe.runIf(hasDatabase(engine))(title, () => {
     const orm = useOrmEndpoint<MikroORM, Em>({
       engine,
       firstRow: async (on, sql) => {
@@ -68,10 +87,13 @@ for (const { name, driver, engine } of TARGETS) {
       expect(knexLog.unexpected()).toEqual([]);
     });
 
-    /** MikroORM for the emulator: `orm.options()` (a `now` of its own), `options` on top. */
+    /**
+     * MikroORM for the emulator: `orm.options()` (a `now` of its own), `options` on top. Connected, as
+     * MikroORM 6's `init` does unless `connect: false` (MikroORM 7's connects at the first query).
+     */
     async function init(options: Record<string, unknown> = {}): Promise<MikroORM> {
       const { database, ...rest } = orm.options();
-      return orm.track(
+      const mikro = orm.track(
         await MikroORM.init(
           iamMikroOrmOptions({
             ...rest,
@@ -80,17 +102,25 @@ for (const { name, driver, engine } of TARGETS) {
             entities: [noteSchema('notes')],
             allowGlobalContext: true,
             debug: false,
-            driverOptions: { log: knexLog.log },
+            // knex's log (MikroORM 6); MikroORM 7 has no knex, and pg's Pool takes `log` as a function.
+            ...(MIKRO_ORM_MAJOR < 7 ? { driverOptions: { log: knexLog.log } } : {}),
             ...options,
           } as never),
         ),
       );
+      if (MIKRO_ORM_MAJOR >= 7 && options.connect !== false) await orm.firstRow(mikro, 'SELECT 1');
+      return mikro;
     }
 
-    /** Pool settings: `max` connections; idle ones closed after `idleMs`, or kept (`undefined`). */
+    /**
+     * Pool settings: `max` connections; idle ones closed after `idleMs`, or kept (`undefined`): by
+     * knex's pool for `idleTimeoutMillis` (MikroORM 6), as `min` idle ones by pg's and mysql2's
+     * (MikroORM 7 makes `min` mysql2's `maxIdle`, and mysql2 closes idle ones above it every second).
+     */
     function pool(max: number, idleMs?: number): { pool: Record<string, number> } {
+      const min = idleMs === undefined && MIKRO_ORM_MAJOR >= 7 ? max : 0;
       return {
-        pool: { min: 0, max, idleTimeoutMillis: idleMs ?? 600_000, reapIntervalMillis: 50 },
+        pool: { min, max, idleTimeoutMillis: idleMs ?? 600_000, reapIntervalMillis: 50 },
       };
     }
 
@@ -98,8 +128,7 @@ for (const { name, driver, engine } of TARGETS) {
       orm.iam.emulator.resetCounters();
       const log = eventLog();
       const mikro = await init({ onEvent: log.onEvent });
-      await mikro.schema.dropSchema();
-      await mikro.schema.createSchema();
+      await freshSchema(mikro);
       const Notes = noteSchema('notes');
       const em = mikro.em.fork();
       await notesRoundTrip(orm, mikro, {
@@ -141,8 +170,7 @@ for (const { name, driver, engine } of TARGETS) {
           ...pool(4, 250),
         });
         const steady = await init({ now, onEvent: log.onEvent, ...pool(1) });
-        await churny.schema.dropSchema();
-        await churny.schema.createSchema();
+        await freshSchema(churny);
         const busy = churny.em.fork();
         await busy.begin();
 
@@ -174,14 +202,18 @@ for (const { name, driver, engine } of TARGETS) {
         orm.iam.emulator.resetCounters();
         const log = eventLog();
         const mikro = await init({ onEvent: log.onEvent, ...pool(3, 150) });
-        // knex's pool may be opening a connection for an acquire a released one then served: let
-        // that login finish before the clock jumps 2 minutes (the mariadb connector takes its token
-        // before it dials, so a jump mid-login would expire it; real time never jumps).
-        const tarn = (mikro.em as Em).getConnection().getKnex().client.pool as {
-          numPendingCreates(): number;
-        };
+        // MikroORM 6: knex's pool may be opening a connection for an acquire a released one then
+        // served: let that login finish before the clock jumps 2 minutes (the mariadb connector takes
+        // its token before it dials, so a jump mid-login would expire it; real time never jumps).
+        // MikroORM 7's pg and mysql2 pools open connections only for a waiting query.
+        const tarn =
+          MIKRO_ORM_MAJOR === 6
+            ? ((mikro.em as Em).getConnection().getKnex().client.pool as {
+                numPendingCreates(): number;
+              })
+            : undefined;
         await busyHour(orm, log, mikro, () =>
-          waitFor(() => tarn.numPendingCreates() === 0, 'pending logins', 10_000),
+          tarn ? waitFor(() => tarn.numPendingCreates() === 0, 'pending logins', 10_000) : 0,
         );
         expect(orm.iam.emulator.counters().accepted).toBeGreaterThan(log.count('minted'));
         await orm.destroy(mikro);
@@ -211,8 +243,7 @@ for (const { name, driver, engine } of TARGETS) {
             },
           ],
         });
-        await mikro.schema.dropSchema();
-        await mikro.schema.createSchema();
+        await freshSchema(mikro);
         await mikro.em.fork().insert(Notes, { body: 'written', author: null });
         // Reads go to the replica, writes to the writer.
         expect((await mikro.em.fork().find(Notes, {})).map((n) => n.body)).toEqual(['written']);
@@ -243,7 +274,8 @@ for (const { name, driver, engine } of TARGETS) {
       // No `ssl`: verified against the RDS CAs, which did not sign the emulator's certificate.
       const mikro = await init({ ssl: undefined, onEvent: log.onEvent, connect: false });
       const err = await unknownCaRefused(orm, orm.firstRow(mikro, 'SELECT 1 AS one'), {
-        emptyLogin: driver === MariaDbDriver,
+        // MikroORM 6's MariaDbDriver logs in with the mariadb connector.
+        emptyLogin: driver === MariaDbDriver && MIKRO_ORM_MAJOR === 6,
       });
       noTokenText([err, log.events]);
       expect(log.count('invalidated')).toBe(0);

@@ -13,11 +13,13 @@ import { expectNoTokenText, poolOrmScenarios } from './pool-orm-scenarios.js';
 type Sql = postgres.Sql;
 type Tx = postgres.TransactionSql;
 
+/** The scenarios name the user `username`, as postgres.js documents it; the tests below use `user`. */
 function options({
   size: _size,
+  user,
   ...common
 }: CommonPoolOptions): Parameters<typeof iamPostgresOptions>[0] {
-  return common;
+  return { ...common, username: user };
 }
 
 function openSql(common: CommonPoolOptions, shape: { max: number; idleMs: number }): Sql {
@@ -104,7 +106,12 @@ poolOrmScenarios<Sql, Tx>({
         'ERR_INVALID_OPTION',
       ],
       ['no host', () => iamPostgresOptions({ ...common, host: '' }), 'ERR_INVALID_HOST'],
-      ['no user', () => iamPostgresOptions({ ...common, user: '' }), 'ERR_INVALID_USER'],
+      ['no user', () => iamPostgresOptions({ ...common, username: '' }), 'ERR_INVALID_USER'],
+      [
+        '`user` and `username` disagree',
+        () => iamPostgresOptions({ ...common, user: 'someone-else' }),
+        'ERR_CONFLICTING_OPTIONS',
+      ],
       ['a bad port', () => iamPostgresOptions({ ...common, port: 70_000 }), 'ERR_INVALID_PORT'],
       ['not an object', () => iamPostgresOptions(null as never), 'ERR_INVALID_OPTION'],
     ];

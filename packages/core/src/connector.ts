@@ -207,6 +207,10 @@ export function iamTls(
       : {}),
   };
   const merged: ConnectionOptions = { ...defaults, ...user };
+  // TLS names a server by its DNS name only (RFC 6066): Node deprecates an IP address as
+  // `servername` (DEP0123), Bun and Deno refuse it. An address given there is still what the
+  // certificate is checked against (checkServerIdentity above); it just is not sent.
+  if (typeof merged.servername === 'string' && isIP(merged.servername)) delete merged.servername;
   let fullHandshakeVerified = false;
   return {
     ssl: merged,

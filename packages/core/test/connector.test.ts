@@ -53,6 +53,29 @@ describe('iamTls', () => {
     expect(typeof ssl.checkServerIdentity).toBe('function');
   });
 
+  it('never sends an IP address as the TLS server name, yet checks the certificate against it', () => {
+    const byName = (name: string) => ({ subject: { CN: name }, subjectaltname: `DNS:${name}` });
+    const byAddress = (ip: string) => ({ subject: { CN: ip }, subjectaltname: `IP Address:${ip}` });
+    // An IP signing host (a local endpoint): no name to send or check.
+    for (const tls of [iamTls('127.0.0.1', '127.0.0.1', undefined), iamTls(HOST, '10.0.0.5', {})]) {
+      expect(tls.ssl).not.toHaveProperty('servername');
+      expect(tls.sharedSsl).not.toHaveProperty('servername');
+    }
+    // The caller's own `servername`, an address: not sent (Node: DEP0123; Bun, Deno: an error),
+    // still verified.
+    const own = iamTls('127.0.0.1', HOST, { ca: 'PEM', servername: '10.0.0.5' });
+    const ssl = own.ssl as Exclude<typeof own.ssl, false>;
+    expect(ssl).not.toHaveProperty('servername');
+    expect(own.sharedSsl).not.toHaveProperty('servername');
+    expect(own.identity).toBe('10.0.0.5');
+    const check = ssl.checkServerIdentity as NonNullable<typeof ssl.checkServerIdentity>;
+    expect(check('ignored', byAddress('10.0.0.5') as never)).toBeUndefined();
+    expect(check('ignored', byName(HOST) as never)).toBeInstanceOf(Error);
+    // A name stays the name sent and checked.
+    const named = iamTls('127.0.0.1', HOST, { servername: 'alias.example.com' });
+    expect(named.ssl).toMatchObject({ servername: 'alias.example.com' });
+  });
+
   it('refuses ssl: false towards a host that is not loopback, allows it for loopback', () => {
     expect(() => iamTls(HOST, HOST, false)).toThrow(
       expect.objectContaining({

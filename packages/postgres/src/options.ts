@@ -31,7 +31,12 @@ type Replaced =
  */
 export interface PostgresIamOptions<T extends Types = Types>
   extends Omit<postgres.Options<T>, Replaced>,
-    Omit<IamConnectionOptions, 'engine'> {}
+    Omit<IamConnectionOptions, 'engine' | 'user'> {
+  /** The database user with IAM enabled, as postgres.js names it. Required, here or as `user`. */
+  username?: string;
+  /** postgres.js's alias of `username`: give either, or both alike. */
+  user?: string;
+}
 
 /** What {@link iamPostgresOptions} returns, for `postgres(...)`. */
 export type PostgresIamConfig<T extends Types = Types> = postgres.Options<T> & {
@@ -47,14 +52,12 @@ export type PostgresIamConfig<T extends Types = Types> = postgres.Options<T> & {
 const REFUSED = {
   socket: 'ERR_CONFLICTING_OPTIONS',
   hostname: 'ERR_INVALID_OPTION',
-  username: 'ERR_INVALID_OPTION',
   path: 'ERR_INVALID_OPTION',
 } as const;
 
 const WHY = {
   socket: 'rds-iam opens the connection itself (to verify TLS and watch the login). Remove it.',
   hostname: 'pass the endpoint as `host`, which the token is signed for.',
-  username: 'pass the database user as `user`, which the token is signed for.',
   path: 'IAM logins need TLS to the RDS endpoint, which a Unix socket does not give: use `host`.',
 } as const;
 
@@ -92,8 +95,18 @@ export function iamPostgresOptions<T extends Types = Types>(
     }
   }
   const { iam, rest } = splitIamOptions(given);
-  const { ssl, host, port, user, ...driver } = rest as typeof rest & IamConnectionOptions;
-  const connector = createIamConnector({ ...iam, host, port, user, ssl }, 'postgres');
+  const { ssl, host, port, user, username, ...driver } = rest as typeof rest &
+    IamConnectionOptions & { username?: string };
+  if (user !== undefined && username !== undefined && user !== username) {
+    throw new RdsIamError(
+      'ERR_CONFLICTING_OPTIONS',
+      `rds-iam: \`user\` ('${user}') and \`username\` ('${username}') name different database users. Pass one of them (postgres.js reads \`user\` as an alias of \`username\`).`,
+    );
+  }
+  const connector = createIamConnector(
+    { ...iam, host, port, user: user ?? username, ssl },
+    'postgres',
+  );
   const logins = iamLogins(connector);
   return {
     ...(driver as postgres.Options<T>),

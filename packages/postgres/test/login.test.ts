@@ -90,11 +90,20 @@ describe('iamPostgresOptions', () => {
     expect(options).not.toHaveProperty('onEvent');
   });
 
-  it('refuses a password, a socket and aliases with an RdsIamError', () => {
+  it('takes the user as `username` (postgres.js’s name) or `user`, or both when they agree', () => {
+    for (const names of [{ username: 'app' }, { user: 'app' }, { user: 'app', username: 'app' }]) {
+      const options = iamPostgresOptions({ host: HOST, ...names });
+      expect(options.user).toBe('app');
+      // One name only, so postgres.js (`user || username`) cannot read another.
+      expect(options).not.toHaveProperty('username');
+    }
+  });
+
+  it('refuses a password, a socket, disagreeing user names and plaintext with an RdsIamError', () => {
     for (const [extra, code] of [
       [{ password: 'x' }, 'ERR_CONFLICTING_OPTIONS'],
       [{ socket: () => null }, 'ERR_CONFLICTING_OPTIONS'],
-      [{ username: 'other' }, 'ERR_INVALID_OPTION'],
+      [{ username: 'other' }, 'ERR_CONFLICTING_OPTIONS'],
       [{ ssl: false }, 'ERR_TLS_REQUIRED'],
     ] as const) {
       expect(() => iamPostgresOptions({ host: HOST, user: 'app', ...extra } as never)).toThrow(

@@ -1,0 +1,106 @@
+import type { Dictionary } from '@mikro-orm/core';
+import { type IamConnectionOptions, loadEngine, mariadbIamSetup, RdsIamError } from '@rds-iam/core';
+import type { Mysql2IamOptions } from '@rds-iam/mysql2';
+import type { PgIamOptions } from '@rds-iam/pg';
+
+/**
+ * The library a MikroORM driver logs in with: node-postgres, mysql2 (MySqlDriver, and MikroORM 7's
+ * MariaDbDriver, which extends it), or the mariadb connector (MikroORM 6's MariaDbDriver).
+ */
+export type Library = 'pg' | 'mysql2' | 'mariadb';
+
+/** One endpoint (the primary or a replica): where it is, and how its connections log in. */
+export interface EndpointSettings {
+  host: string;
+  port: number;
+  user: string;
+  /** What goes into each new connection's driver settings: the login hook and TLS. */
+  login: Dictionary;
+  /** Pool settings MikroORM 7 gets under your `driverOptions`: a bound on each new connection. */
+  poolDefaults: Dictionary;
+  /** The library, so that a MikroORM major that would use it otherwise is refused. */
+  library: Library;
+  /** Opens one connection, retrying a rejected login once with a fresh token. */
+  connect<T>(open: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * The library of a MikroORM driver class, from its name and its parents' (a subclass keeps them).
+ * MikroORM 7's MariaDbDriver extends MySqlDriver and connects with mysql2; MikroORM 6's extends the
+ * SQL driver directly and connects with the mariadb connector.
+ */
+export function libraryOf(driver: unknown): Library {
+  const names: string[] = [];
+  for (
+    let c = driver as { name?: unknown } | null;
+    typeof c === 'function';
+    c = Object.getPrototypeOf(c)
+  ) {
+    names.push(String(c.name));
+  }
+  if (names.some((name) => /^PostgreSql/.test(name))) return 'pg';
+  if (names.some((name) => /^MySql/.test(name))) return 'mysql2';
+  if (names.some((name) => /^MariaDb/.test(name))) return 'mariadb';
+  throw new RdsIamError(
+    'ERR_INVALID_OPTION',
+    "rds-iam: iamMikroOrmOptions() needs to know the database driver. Pass `driver`: PostgreSqlDriver from '@mikro-orm/postgresql', MySqlDriver from '@mikro-orm/mysql' or MariaDbDriver from '@mikro-orm/mariadb'.",
+  );
+}
+
+/** The settings of one endpoint, validated (bad options throw here, before any network call). */
+export function endpointSettings(library: Library, target: Dictionary): EndpointSettings {
+  if (library === 'pg') {
+    // MikroORM builds its pg clients from `require('pg')` (6, through knex) or pg's `Pool` (7), which
+    // NODE_PG_FORCE_NATIVE makes pg-native: that would send the password function's source text and
+    // ignore `ssl`.
+    if (process.env.NODE_PG_FORCE_NATIVE) {
+      throw new RdsIamError(
+        'ERR_CONFLICTING_OPTIONS',
+        "rds-iam: NODE_PG_FORCE_NATIVE is set, so MikroORM's pg connections would use pg-native, which cannot call a password function (it would send the function's text) and ignores the `ssl` options. Unset NODE_PG_FORCE_NATIVE for this process.",
+      );
+    }
+    // Loaded for the engine in use only: a PostgreSQL app needs no MySQL driver, and the reverse.
+    const { pgIamSetup } = loadEngine(
+      () => require('@rds-iam/pg') as typeof import('@rds-iam/pg'),
+      'pg',
+      '@rds-iam/mikro-orm',
+    );
+    const { config, connector } = pgIamSetup(target as PgIamOptions);
+    const { host, port, user, password, ssl, connectionTimeoutMillis } = config;
+    return {
+      host,
+      port,
+      user,
+      login: { password, ssl },
+      poolDefaults: { connectionTimeoutMillis },
+      library,
+      connect: connector.connect,
+    };
+  }
+  if (library === 'mariadb') {
+    const { settings, connect } = mariadbIamSetup(target as IamConnectionOptions);
+    const { host, port, user, ssl, stream } = settings;
+    return { host, port, user, login: { ssl, stream }, poolDefaults: {}, library, connect };
+  }
+  const { mysql2IamSetup } = loadEngine(
+    () => require('@rds-iam/mysql2') as typeof import('@rds-iam/mysql2'),
+    'mysql2',
+    '@rds-iam/mikro-orm',
+  );
+  const { config, connector } = mysql2IamSetup(target as Mysql2IamOptions);
+  const { host, port, user, authPlugins, ssl } = config;
+  return {
+    host,
+    port,
+    user,
+    login: { authPlugins, ...(ssl ? { ssl } : {}) },
+    poolDefaults: {},
+    library,
+    connect: connector.connect,
+  };
+}
+
+/** The key an endpoint and a MikroORM connection's options are matched by. */
+export function keyOf(endpoint: { user?: string; host?: string; port?: number }): string {
+  return `${endpoint.user}@${endpoint.host}:${Number(endpoint.port)}`;
+}
