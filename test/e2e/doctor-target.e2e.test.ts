@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createIamUser,
@@ -9,10 +10,11 @@ import {
   type IamUser,
   startIamEndpoint,
 } from '../harness/index.js';
-import { assertNoToken, BIN, run, targetUrl, toolEnv } from './proxy-support.js';
+import { assertNoToken, BIN, run, startProxyCommand, targetUrl, toolEnv } from './proxy-support.js';
 
 // `rds-iam doctor --target URL`: the proxy's target form checked step by step against the emulator
-// standing in for RDS (a real server behind it, real TLS, tokens it verified), several at a time.
+// standing in for RDS (a real server behind it, real TLS, tokens it verified), several at a time;
+// and `rds-iam proxy --check`, which runs those checks before it listens.
 
 interface Report {
   ok: boolean;
@@ -119,6 +121,80 @@ describe.runIf(hasDatabase('postgres') && hasDatabase('mysql'))(
       ]);
       expect(code).toBe(0);
       expect(passed(reports[0])).toEqual([]);
+    });
+
+    /** The JSON lines of a stream, by their `event`. */
+    const events = (text: string, event: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Report & { event?: string })
+        .filter((l) => l.event === event);
+
+    it('proxy --check: every target passes doctor, then it listens and serves', async () => {
+      const proxy = await startProxyCommand(
+        [
+          '--target',
+          targetUrl(pgIam, pgUser.user, pgUser.database, pgCa),
+          '--target',
+          targetUrl(myIam, myUser.user, myUser.database, myCa),
+          '--check',
+          '--json',
+        ],
+        env(),
+        2,
+      );
+      try {
+        const checks = events(proxy.stderr.join(''), 'check');
+        expect(checks.map((c) => [c.engine, c.user, c.ok])).toEqual([
+          ['postgres', pgUser.user, true],
+          ['mysql', myUser.user, true],
+        ]);
+        const client = new pg.Client({ connectionString: proxy.ready[0]?.url });
+        await client.connect();
+        expect((await client.query('SELECT current_user AS u')).rows[0]?.u).toBe(pgUser.user);
+        await client.end();
+      } finally {
+        proxy.child.kill('SIGTERM');
+      }
+      expect(await proxy.exited).toBe(0);
+      assertNoToken(proxy.stderr.join(''));
+    });
+
+    it("proxy --check: a target that cannot log in stops it at start-up with doctor's explanation", async () => {
+      const notIam = await createIamUser('postgres', { iam: false });
+      const refused = await run(
+        process.execPath,
+        [
+          BIN,
+          'proxy',
+          ...['--target', targetUrl(myIam, myUser.user, myUser.database, myCa)],
+          ...['--target', targetUrl(pgIam, notIam.user, undefined, pgCa)],
+          '--check',
+          '--json',
+        ],
+        env(),
+      ).catch((err: { code: number; stdout: string; stderr: string }) => err);
+      expect(refused).toMatchObject({ code: 1 });
+      const { stdout, stderr } = refused as { stdout: string; stderr: string };
+      // Nothing listened: no ready line, only the error.
+      expect(
+        stdout
+          .trim()
+          .split('\n')
+          .map((l) => Object.keys(JSON.parse(l))),
+      ).toEqual([['error']]);
+      expect(JSON.parse(stdout).error).toMatchObject({
+        code: 'ERR_CHECK_FAILED',
+        message: `the check of ${notIam.user}@${pgIam.host}:${pgIam.port} failed (see above): not listening`,
+      });
+      const checks = events(stderr, 'check');
+      expect(checks.map((c) => c.ok)).toEqual([true, false]);
+      expect(checks[1]?.checks.find((c) => c.id === 'login')?.fix).toMatch(
+        /logs in with a password, not IAM: GRANT rds_iam TO/,
+      );
+      expect(events(stderr, 'listening')).toEqual([]);
+      assertNoToken(stdout + stderr);
     });
   },
 );

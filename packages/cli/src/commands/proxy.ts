@@ -18,6 +18,7 @@ import { type Command, EXIT_CODES_HELP } from '../command.js';
 import { CliError, EXIT, messageOf, UsageError } from '../errors.js';
 import { styleFor, writeJson } from '../io.js';
 import { listenAddress } from '../targets.js';
+import { checkTargets } from './proxy-check.js';
 import { PROXY_OPTIONS, proxyTargets } from './proxy-targets.js';
 
 export const proxyCommand: Command = {
@@ -44,6 +45,9 @@ ${targetHelp(30_000)}
   --handshake-timeout <ms>  bound on a local client's own login (default 10000)
   --shutdown-timeout <ms>  how long open sessions get at stop (default 10000)
   --health <host:port>    serve /healthz, /readyz and /metrics (Prometheus) here
+  --check                 first run rds-iam doctor's checks against every target (report on
+                          stderr); when one fails, exit 1 without listening (a sidecar that
+                          cannot log in stops at start-up and says why)
   --json                  log lines as JSON on stderr, and one JSON line per target on stdout
 
 Examples:
@@ -66,6 +70,7 @@ ${EXIT_CODES_HELP}
     const onLog: LocalProxyOptions['onLog'] = (entry) =>
       io.stderr.write(`${formatLogEntry(entry, json)}\n`);
     const options = targets.map((t): LocalProxyOptions => ({ ...t.options, onLog }));
+    if (values.check) await checkTargets(targets, io, json);
 
     const proxies: LocalProxy[] = [];
     let healthServer: HealthServer | undefined;
