@@ -12,6 +12,7 @@ import {
   check,
   cleanEnv,
   closedPort,
+  DEMO_ENV,
   json,
   rdsIam,
   removeScratch,
@@ -238,6 +239,42 @@ describe('the shared bounds reach what they bound', () => {
     } finally {
       for (const socket of open) socket.destroy();
       await new Promise<void>((done) => silent.close(() => done()));
+    }
+  });
+
+  it('doctor --connect-timeout is one bound on the connection and login, not one per step', async () => {
+    // Answers the SSLRequest after 600 ms, then never answers the TLS handshake: each step alone is
+    // within 1000 ms of its start, the two together are not.
+    const open = new Set<net.Socket>();
+    const slow = net.createServer((socket) => {
+      open.add(socket);
+      socket.on('error', () => {});
+      socket.once('data', () => setTimeout(() => socket.write('S'), 600));
+    });
+    await new Promise<void>((done) => slow.listen(0, '127.0.0.1', done));
+    try {
+      const port = (slow.address() as net.AddressInfo).port;
+      const r = await rdsIam(
+        [
+          'doctor',
+          '--target',
+          `postgres://app@127.0.0.1:${port}/db?region=us-east-1`,
+          '--connect-timeout',
+          '1000',
+          '--json',
+        ],
+        { env: cleanEnv(DEMO_ENV) },
+      );
+      expect(r.code).toBe(1);
+      expect(check(r.stdout, 'tcp').status).toBe('pass');
+      expect(check(r.stdout, 'tls')).toMatchObject({
+        status: 'fail',
+        detail: 'no TLS session: no answer within 1000 ms',
+      });
+      expect(check(r.stdout, 'tls').fix).toMatch(/--connect-timeout sets how long/);
+    } finally {
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((done) => slow.close(() => done()));
     }
   });
 });

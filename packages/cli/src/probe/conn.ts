@@ -90,6 +90,8 @@ export class ProbeConnection {
   #reader: FrameReader;
   #expired = false;
   readonly #timer: NodeJS.Timeout;
+  /** Rejects when the bound runs out: what a wait that a destroyed socket does not end races. */
+  readonly #expiry: Promise<never>;
   /** The probe's bound; each wait is given it whole, the deadline ends them sooner. */
   readonly timeoutMs: number;
 
@@ -98,9 +100,17 @@ export class ProbeConnection {
     this.#reader = new FrameReader(socket, MAX_FRAME);
     this.timeoutMs = timeoutMs;
     const left = Math.max(1, startedAt + timeoutMs - performance.now());
+    let expire: (err: Error) => void = () => {};
+    this.#expiry = new Promise<never>((_resolve, reject) => {
+      expire = reject;
+    });
+    this.#expiry.catch(() => {});
+    // Destroying the socket ends a pending read (the reader fails as closed); a TLS handshake in
+    // progress is not always told, hence the race in `upgrade`.
     this.#timer = setTimeout(() => {
       this.#expired = true;
       this.#socket.destroy();
+      expire(new Error(`no answer within ${timeoutMs} ms`));
     }, left);
   }
 
@@ -132,7 +142,7 @@ export class ProbeConnection {
     const rest = this.#reader.detach();
     if (rest.length > 0) raw.unshift(rest);
     const isName = net.isIP(options.identity) === 0;
-    const socket = await startTls(
+    const handshake = startTls(
       raw,
       {
         ca: options.ca,
@@ -142,6 +152,8 @@ export class ProbeConnection {
       },
       this.timeoutMs,
     );
+    handshake.catch(() => {});
+    const socket = await Promise.race([handshake, this.#expiry]);
     this.#socket = socket;
     this.#reader = new FrameReader(socket, MAX_FRAME);
     const cert = socket.getPeerCertificate();
