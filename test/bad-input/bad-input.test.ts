@@ -1292,6 +1292,34 @@ const cliCases: CliCase[] = [
     fix: /aws:CurrentTime "soon" is not a date/,
   },
   {
+    name: 'cli: doctor with a --target that is not a URL',
+    args: ['doctor', '--target', `${RDS_HOST} 5432`],
+    fix: /not a URL like postgres:\/\/user@host\[:port\]\/db/,
+  },
+  {
+    name: 'cli: doctor --target with an engine the scheme does not name',
+    args: ['doctor', '--target', `oracle://app@${RDS_HOST}/db`],
+    fix: /the scheme names the engine \(postgres or mysql\)/,
+  },
+  {
+    name: 'cli: proxy --target with an engine the scheme does not name',
+    args: ['proxy', '--target', `oracle://app@${RDS_HOST}/db`],
+    fix: /the scheme names the engine \(postgres or mysql\)/,
+  },
+  {
+    name: 'cli: doctor with --target and a --port for the flag form',
+    args: ['doctor', '--target', `mysql://app@${RDS_HOST}/db`, '--port', '3307'],
+    fix: /--port describes the --host target: with --target, put it in the URL/,
+  },
+  {
+    name: 'cli: doctor with --timeout and --connect-timeout',
+    args: [
+      ...['doctor', '--target', `mysql://app@${RDS_HOST}/db`],
+      ...['--timeout', '1000', '--connect-timeout', '2000'],
+    ],
+    fix: /--timeout is the old name of --connect-timeout: give one of them/,
+  },
+  {
     name: 'cli: decode of a token with a corrupted date (stdin)',
     args: ['decode', '-'],
     input: () => tamper('X-Amz-Date', '20250199T120000Z'),

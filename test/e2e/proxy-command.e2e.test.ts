@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,41 +11,18 @@ import {
   type IamUser,
   startIamEndpoint,
 } from '../harness/index.js';
-import { assertNoToken, BIN, proxyFlags, run, toolEnv } from './proxy-support.js';
+import {
+  assertNoToken,
+  BIN,
+  proxyFlags,
+  run,
+  startProxyCommand,
+  targetUrl,
+  toolEnv,
+} from './proxy-support.js';
 
 // `rds-iam proxy` as a user runs it: several targets in one process, JSON logs, the health endpoint,
 // a stop on SIGTERM that lets an open session finish within the bound, and refusals at start-up.
-
-interface Running {
-  readonly child: ChildProcess;
-  /** JSON lines printed on stdout (one per target, then the health URL). */
-  readonly ready: Array<Record<string, string>>;
-  readonly stderr: string[];
-  readonly exited: Promise<number | null>;
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv, lines: number): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'proxy', ...args], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stderr: string[] = [];
-  child.stderr?.on('data', (b: Buffer) => stderr.push(b.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', r));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const ready: Array<Record<string, string>> = [];
-    child.stdout?.on('data', (b: Buffer) => {
-      out += b.toString();
-      const done = out.split('\n').filter((l) => l.startsWith('{'));
-      if (done.length >= lines) {
-        ready.push(...done.map((l) => JSON.parse(l) as Record<string, string>));
-        resolve({ child, ready, stderr, exited });
-      }
-    });
-    void exited.then((code) => reject(new Error(`exited ${code}: ${stderr.join('')}`)));
-  });
-}
 
 describe.runIf(hasDatabase('postgres') && hasDatabase('mysql'))(
   'rds-iam proxy (the command)',
@@ -77,10 +53,10 @@ describe.runIf(hasDatabase('postgres') && hasDatabase('mysql'))(
     });
 
     const target = (iam: IamEndpoint, user: IamUser, ca: string): string =>
-      `${iam.engine}://${user.user}@${iam.host}:${iam.port}/${user.database}?listen=127.0.0.1:0&region=${iam.region}&signing-host=${iam.endpoint.host}&signing-port=${iam.endpoint.port}&ca-file=${join(work, ca)}`;
+      targetUrl(iam, user.user, user.database, join(work, ca));
 
     it('two targets, JSON logs, health and metrics; SIGTERM lets an open session finish', async () => {
-      const proxy = await start(
+      const proxy = await startProxyCommand(
         [
           '--target',
           target(pgIam, pgUser, 'pg-ca.pem'),
@@ -153,7 +129,7 @@ describe.runIf(hasDatabase('postgres') && hasDatabase('mysql'))(
     });
 
     it('SIGTERM with a session that stays open: ended after --shutdown-timeout', async () => {
-      const proxy = await start(
+      const proxy = await startProxyCommand(
         [
           ...proxyFlags(pgIam, pgUser.user, join(work, 'pg-ca.pem')),
           '--database',
@@ -199,7 +175,7 @@ describe.runIf(hasDatabase('postgres') && hasDatabase('mysql'))(
       );
 
       // With both, it starts, and a client must present the password.
-      const proxy = await start(
+      const proxy = await startProxyCommand(
         [
           ...flags,
           '--database',

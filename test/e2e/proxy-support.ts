@@ -1,6 +1,6 @@
 // Shared by the proxy's end-to-end files: a proxy in front of the harness's emulator, the clients
 // tools use, and a raw process runner. Not a test file (no `.test.ts`).
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   type LocalProxy,
@@ -69,6 +69,26 @@ export function proxyFlags(iam: IamEndpoint, user: string, caFile: string): stri
   ];
 }
 
+/**
+ * The same as a `--target` URL (doctor's and proxy's): `user` at `iam`, signed for the emulated RDS
+ * endpoint, verified against the CA in `caFile`, listening (for the proxy) on a free loopback port.
+ */
+export function targetUrl(
+  iam: IamEndpoint,
+  user: string,
+  database: string | undefined,
+  caFile: string,
+): string {
+  const query = new URLSearchParams({
+    listen: '127.0.0.1:0',
+    region: iam.region,
+    'signing-host': iam.endpoint.host,
+    'signing-port': String(iam.endpoint.port),
+    'ca-file': caFile,
+  });
+  return `${iam.engine}://${user}@${iam.host}:${iam.port}/${database ?? ''}?${query}`;
+}
+
 /** The environment a tool runs in: no password and no AWS key of the test's own. */
 export function toolEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...extra };
@@ -99,4 +119,44 @@ export function assertNoToken(text: string): void {
   if (/X-Amz-Signature|X-Amz-Credential|Action=connect/i.test(text)) {
     throw new Error(`token material in: ${text.slice(0, 200)}`);
   }
+}
+
+/** `rds-iam proxy` running in the background, from {@link startProxyCommand}. */
+export interface RunningProxyCommand {
+  readonly child: ChildProcess;
+  /** JSON lines printed on stdout (one per target, then the health URL). */
+  readonly ready: Array<Record<string, string>>;
+  readonly stderr: string[];
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * Starts `rds-iam proxy ARGS` (ARGS with `--json`) and resolves once it printed `lines` JSON lines on
+ * stdout (one per target, then the health URL); rejects with its stderr if it exits first.
+ */
+export function startProxyCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  lines: number,
+): Promise<RunningProxyCommand> {
+  const child = spawn(process.execPath, [BIN, 'proxy', ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr: string[] = [];
+  child.stderr?.on('data', (b: Buffer) => stderr.push(b.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const ready: Array<Record<string, string>> = [];
+    child.stdout?.on('data', (b: Buffer) => {
+      out += b.toString();
+      const done = out.split('\n').filter((l) => l.startsWith('{'));
+      if (done.length >= lines) {
+        ready.push(...done.map((l) => JSON.parse(l) as Record<string, string>));
+        resolve({ child, ready, stderr, exited });
+      }
+    });
+    void exited.then((code) => reject(new Error(`exited ${code}: ${stderr.join('')}`)));
+  });
 }

@@ -229,7 +229,7 @@ describe("the CLI's RDS API look-up hangs, errs, then answers", () => {
 describe.runIf(hasDatabase('postgres'))(
   "the doctor's probes against a server that never answers",
   () => {
-    test('each network step ends at --timeout and the run fails with the step named', async () => {
+    test('the connection ends at --connect-timeout (here by its older name, --timeout) and the run fails with the step named', async () => {
       const silent = await tcpStandIn();
       try {
         const r = await rdsIam([

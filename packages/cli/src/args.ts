@@ -32,6 +32,64 @@ export const CONNECTION_HELP = `  --host <host>           the endpoint you dial:
   --signing-port <port>   the port the token names (default --port)
   --engine <engine>       postgres or mysql (for the default port)`;
 
+/**
+ * What `doctor` and `proxy` share, defined once so that both take a target the same way: the
+ * connection options, `--target` URLs (see `targets.ts`), the database, the CA and the two bounds on
+ * a login (`--credentials-timeout`, `--connect-timeout`).
+ */
+export const TARGET_OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  database: { type: 'string' },
+  target: { type: 'string', multiple: true },
+  'ca-file': { type: 'string' },
+  'credentials-timeout': { type: 'string' },
+  'connect-timeout': { type: 'string' },
+} as const satisfies OptionsConfig;
+
+/**
+ * The help text block describing {@link TARGET_OPTIONS} beyond the connection options, with the
+ * command's own default for `--connect-timeout`.
+ */
+export function targetHelp(connectTimeoutMs: number): string {
+  return `  --database <name>       the database: doctor logs in to it, the proxy's for clients naming none
+  --target <url>          a target as a URL instead of --engine/--host/--user/... (repeatable):
+                          ENGINE://USER@HOST[:PORT][/DB]?region=&signing-host=&signing-port=
+                          &ca-file=&listen=HOST:PORT|listen-socket=DIR (listen: the proxy's side)
+  --ca-file <path>        trust this CA instead of the RDS bundle (the emulator's, a tunnel's)
+  --credentials-timeout <ms>  give up on the AWS credential source after this (default 5000)
+  --connect-timeout <ms>  bound on the connection and login to the database (default ${connectTimeoutMs})`;
+}
+
+/** The bounds of {@link TARGET_OPTIONS} in ms, when given (each command has its defaults). */
+export interface TimeoutArgs {
+  /** How long the AWS credential source may take (core's `credentialsTimeoutMs`). */
+  credentialsTimeoutMs?: number;
+  /** How long the connection and login to the database may take. */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * `--credentials-timeout` and `--connect-timeout`; `connect` names where to read the second from
+ * (doctor also takes its older name, `--timeout`).
+ */
+export function timeoutArgs(
+  values: { 'credentials-timeout'?: string | undefined; 'connect-timeout'?: string | undefined },
+  connect: { value: string | undefined; name: string } = {
+    value: values['connect-timeout'],
+    name: 'connect-timeout',
+  },
+): TimeoutArgs {
+  const credentials = values['credentials-timeout'];
+  return {
+    ...(credentials !== undefined
+      ? { credentialsTimeoutMs: msOption(credentials, 'credentials-timeout', 0) }
+      : {}),
+    ...(connect.value !== undefined
+      ? { connectTimeoutMs: msOption(connect.value, connect.name, 0) }
+      : {}),
+  };
+}
+
 /** What `parseArgs` gives back for a config. */
 export type Parsed<T extends OptionsConfig> = ReturnType<
   typeof parseArgs<{ options: T; allowPositionals: true; strict: true; args: string[] }>
@@ -183,19 +241,24 @@ export function connectionArgs(
   }
   const signingHost = hostOption(values['signing-host'], 'signing-host') ?? host;
   const signingPort = portOption(values['signing-port'], 'signing-port') ?? port;
-  const profile = values.profile?.trim();
-  if (profile === '') throw new UsageError('--profile must not be empty');
   return {
     host,
     port,
     user,
     engine,
     region: regionOption(values.region),
-    profile: profile || undefined,
+    profile: profileOption(values.profile),
     signingHost,
     signingPort,
     signingOverridden: values['signing-host'] !== undefined || values['signing-port'] !== undefined,
   };
+}
+
+/** A shared-config profile name. */
+export function profileOption(value: string | undefined): string | undefined {
+  const profile = value?.trim();
+  if (profile === '') throw new UsageError('--profile must not be empty');
+  return profile;
 }
 
 /** The engine a well-known port implies. */

@@ -79,7 +79,7 @@ export function messageOf(err: unknown): string {
       .replace(/^rds-iam: /, '')
       .replace(/\s*\n\s*/g, ' ')
       .replace(
-        /`(host|port|user|region|profile|signingHost|signingPort)`/g,
+        /`(host|port|user|region|profile|signingHost|signingPort|credentialsTimeoutMs)`/g,
         (_, name: string) => FLAGS[name] ?? name,
       ),
   ).trim();
@@ -94,4 +94,5 @@ const FLAGS: Record<string, string> = {
   profile: '--profile',
   signingHost: '--signing-host',
   signingPort: '--signing-port',
+  credentialsTimeoutMs: '--credentials-timeout',
 };

@@ -14,9 +14,12 @@ export interface Minted {
  * Mints one token with the AWS SDK's default credential chain (or `--profile`), exactly as the
  * integrations do.
  *
- * @throws {RdsIamError} `ERR_CREDENTIALS`, `ERR_REGION_NOT_FOUND`, `ERR_SIGNING`, `ERR_INVALID_*`.
+ * @throws {RdsIamError} `ERR_CREDENTIALS`, `ERR_CREDENTIALS_TIMEOUT`, `ERR_REGION_NOT_FOUND`, `ERR_SIGNING`, `ERR_INVALID_*`.
  */
-export async function mintToken(args: ConnectionArgs): Promise<Minted> {
+export async function mintToken(
+  args: ConnectionArgs,
+  credentialsTimeoutMs?: number,
+): Promise<Minted> {
   const provider = createTokenProvider({
     host: args.host,
     port: args.port,
@@ -27,6 +30,7 @@ export async function mintToken(args: ConnectionArgs): Promise<Minted> {
     ...(args.engine ? { engine: args.engine } : {}),
     ...(args.region ? { region: args.region } : {}),
     ...(args.profile ? { profile: args.profile } : {}),
+    ...(credentialsTimeoutMs !== undefined ? { credentialsTimeoutMs } : {}),
     // A one-shot command: any token that is still valid for a few seconds is worth printing.
     expiryMarginMs: 5_000,
     refreshAheadMs: 5_000,

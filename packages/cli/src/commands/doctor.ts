@@ -1,34 +1,43 @@
-import { parseRdsEndpoint } from '@rds-iam/core';
 import {
   COMMON_OPTIONS,
   CONNECTION_HELP,
-  CONNECTION_OPTIONS,
-  connectionArgs,
-  msOption,
   noExtraPositionals,
+  type Parsed,
   parse,
+  TARGET_OPTIONS,
+  targetHelp,
+  timeoutArgs,
 } from '../args.js';
 import { type Command, EXIT_CODES_HELP } from '../command.js';
-import { authorizationCheck } from '../doctor/authorization.js';
-import type { Check } from '../doctor/check.js';
-import { clockCheck } from '../doctor/clock.js';
-import { dnsCheck } from '../doctor/dns.js';
-import { endpointCheck } from '../doctor/endpoint.js';
-import { probeChecks } from '../doctor/probe.js';
+import { diagnose } from '../doctor/diagnose.js';
 import { reporter } from '../doctor/report.js';
 import { trustedCas } from '../doctor/tls.js';
-import { mintChecks } from '../doctor/token.js';
-import { UsageError } from '../errors.js';
+import { EXIT, UsageError } from '../errors.js';
 import { readPolicyFiles } from '../policy-files.js';
-import { probeMysql } from '../probe/mysql.js';
-import { probePostgres } from '../probe/postgres.js';
 import { CONTEXT_HELP, CONTEXT_OPTIONS, requestContextOf } from '../request-context.js';
+import { type TargetArgs, targetsOf } from '../targets.js';
 import { accountOption, resourceIdOption } from './policy-target.js';
+
+/** The options of `rds-iam doctor`: the targets as `proxy` takes them, and the policy check's. */
+export const DOCTOR_OPTIONS = {
+  ...COMMON_OPTIONS,
+  ...TARGET_OPTIONS,
+  /** The older name of `--connect-timeout`. */
+  timeout: { type: 'string' },
+  'resource-id': { type: 'string' },
+  account: { type: 'string' },
+  'policy-file': { type: 'string', multiple: true },
+  ...CONTEXT_OPTIONS,
+} as const;
+
+/** Doctor's bound on the connection when `--connect-timeout` is not given. */
+const DOCTOR_CONNECT_TIMEOUT_MS = 5_000;
 
 export const doctorCommand: Command = {
   name: 'doctor',
   summary: 'check an IAM login step by step and explain what fails',
   help: `Usage: rds-iam doctor --host <host> --user <user> [--engine <engine>] [--port <port>] [options]
+       rds-iam doctor --target URL [--target URL ...] [options]
 
 Walks through an IAM database login and says, for each step, whether it works and how to fix it:
   endpoint     the hostname parsed: kind (instance, cluster, reader, proxy, ...) and region
@@ -52,15 +61,16 @@ The token is only ever sent over a verified TLS connection, and is never printed
 
 Options:
 ${CONNECTION_HELP}
-  --database <name>       database to log in to (PostgreSQL default: postgres)
-  --ca-file <path>        trust this CA instead of the RDS bundle (the emulator's, a proxy's)
-  --timeout <ms>          per network step (default 5000)
+${targetHelp(DOCTOR_CONNECT_TIMEOUT_MS)}
+                          (the DNS lookup within it, then TCP, TLS and the login together within
+                          it; --timeout is its older name)
   --resource-id <id>      the database's resource id (db-..., cluster-..., prx-...): check the IAM policy
   --account <id>          the database's account id (default with the simulator: the caller's)
   --policy-file <file>    evaluate this identity policy locally instead of asking IAM (repeatable)
 The request context of the authorization check (used locally and passed to IAM's simulator):
 ${CONTEXT_HELP}
-  --json                  {"ok", "checks": [{"id", "status", "detail", "fix", "causes"}], ...}
+  --json                  {"ok", "checks": [{"id", "status", "detail", "fix", "causes"}], ...}, one
+                          line per target
   --help                  this text
 
 Examples:
@@ -69,28 +79,23 @@ Examples:
     --signing-host mydb.abc123xyz.eu-west-1.rds.amazonaws.com --signing-port 3306
   rds-iam doctor --host mydb.abc123xyz.eu-west-1.rds.amazonaws.com --engine postgres --user app \\
     --resource-id db-ABCDEFGHIJKL01234 --account 123456789012 --policy-file policy.json
+  rds-iam doctor --target 'mysql://app@mydb.abc123xyz.eu-west-1.rds.amazonaws.com/shop?listen=127.0.0.1:3307'
+    (the same --target, --ca-file, --region, --profile and timeouts as rds-iam proxy)
 
-Exit code 0 when every check passes (warnings allowed), 1 when one fails.
+Exit code 0 when every check of every target passes (warnings allowed), 1 when one fails.
 
 ${EXIT_CODES_HELP}
 `,
   async run(argv, io) {
-    const { values, positionals } = parse(argv, {
-      ...COMMON_OPTIONS,
-      ...CONNECTION_OPTIONS,
-      database: { type: 'string' },
-      'ca-file': { type: 'string' },
-      timeout: { type: 'string' },
-      'resource-id': { type: 'string' },
-      account: { type: 'string' },
-      'policy-file': { type: 'string', multiple: true },
-      ...CONTEXT_OPTIONS,
-    });
+    const { values, positionals } = parse(argv, DOCTOR_OPTIONS);
     noExtraPositionals(positionals);
-    const args = connectionArgs(values);
+    const { targets, timeouts } = doctorPlan(values);
     const resourceId = resourceIdOption(values['resource-id']);
     const account = accountOption(values.account);
     const policyPaths = values['policy-file'] ?? [];
+    if (resourceId !== undefined && targets.length > 1) {
+      throw new UsageError('--resource-id names one database: give one --target with it');
+    }
     if (policyPaths.length > 0 && (resourceId === undefined || account === undefined)) {
       throw new UsageError(
         '--policy-file needs --resource-id and --account (the dbuser ARN the policy must allow)',
@@ -100,96 +105,49 @@ ${EXIT_CODES_HELP}
       throw new UsageError('--account needs --resource-id (the dbuser ARN to check)');
     }
     // A malformed --context is bad input: refused before any network call.
-    requestContextOf(values, args.region ?? '');
+    requestContextOf(values, targets[0]?.region ?? '');
     const policies = policyPaths.length > 0 ? await readPolicyFiles(policyPaths, io) : undefined;
-    const engine = args.engine;
-    if (engine === undefined) {
-      throw new UsageError(`--engine is required with --port ${args.port} (postgres or mysql)`);
+    const authorization =
+      resourceId === undefined
+        ? undefined
+        : { account, resourceId, policies, env: io.env, context: values };
+    let exit: number = EXIT.OK;
+    for (const target of targets) {
+      const report = reporter(io, Boolean(values.json));
+      const code = await diagnose(target, { ...timeouts, authorization }, report, io);
+      if (code !== EXIT.OK) exit = code;
     }
-    const timeoutMs = msOption(values.timeout, 'timeout', 5_000);
-    const { ca, caName } = trustedCas(values['ca-file']);
-    const database = values.database ?? (engine === 'postgres' ? 'postgres' : undefined);
-    const report = reporter(io, Boolean(values.json));
-    report.header(
-      `rds-iam doctor: ${args.user}@${args.host}:${args.port} (${engine})${args.signingOverridden ? `, signed for ${args.signingHost}:${args.signingPort}` : ''}`,
-    );
-
-    // 1. The endpoint name.
-    const endpoint = parseRdsEndpoint(args.signingHost);
-    const regionMismatch =
-      endpoint !== undefined && args.region !== undefined && args.region !== endpoint.region;
-    report.add(endpointCheck(args.signingHost, args.host, endpoint, args.region));
-
-    // 2, 3. Credentials and a token.
-    const { checks: mintResult, token, info, mintedAt } = await mintChecks(args, io);
-    for (const check of mintResult) report.add(check);
-
-    // 3b. May the caller connect as the user (the IAM policy)?
-    let authorization: Check | undefined;
-    const policyRegion = info?.region ?? args.region ?? endpoint?.region;
-    if (resourceId !== undefined && policyRegion !== undefined) {
-      authorization = await authorizationCheck({
-        region: policyRegion,
-        account,
-        resourceId,
-        user: args.user,
-        policies,
-        profile: args.profile,
-        env: io.env,
-        context: values,
-      });
-      report.add(authorization);
-    } else if (resourceId !== undefined) {
-      report.add({
-        id: 'authorization',
-        status: 'skip',
-        detail: 'no region for the dbuser ARN: pass --region',
-      });
-    }
-
-    // 4. The local clock.
-    report.add(clockCheck(info, mintedAt));
-
-    // 5. DNS.
-    const dns = await dnsCheck(args.host, endpoint, timeoutMs);
-    report.add(dns);
-    const dnsOk = dns.status !== 'fail';
-
-    // 6-9. TCP, TLS, login, server clock: one connection.
-    if (!dnsOk) {
-      for (const id of ['tcp', 'tls', 'login', 'server-clock'])
-        report.add({ id, status: 'skip', detail: 'the host does not resolve' });
-    } else {
-      const probe = engine === 'postgres' ? probePostgres : probeMysql;
-      const result = await probe({
-        host: args.host,
-        port: args.port,
-        user: args.user,
-        ...(database ? { database } : {}),
-        tls: { ca, identity: args.signingHost },
-        timeoutMs,
-        ...(token ? { token } : {}),
-      });
-      for (const check of probeChecks(result, {
-        engine,
-        args,
-        caName,
-        info,
-        endpoint,
-        regionMismatch,
-        tokenMinted: token !== undefined,
-        authorization,
-      })) {
-        report.add(check);
-      }
-    }
-    return report.finish({
-      engine,
-      host: args.host,
-      port: args.port,
-      user: args.user,
-      signingHost: args.signingHost,
-      signingPort: args.signingPort,
-    });
+    return exit;
   },
 };
+
+/**
+ * What `doctor` checks for a command line: the targets (one parser with `proxy`) and the bounds
+ * (the same flags as `proxy`, with doctor's shorter default for the connection, since a hung step is
+ * what it is there to find). CA files are read here so that a bad one is refused before any network
+ * call.
+ *
+ * @throws {UsageError} for anything `proxy` would refuse in the same words.
+ */
+export function doctorPlan(values: Parsed<typeof DOCTOR_OPTIONS>['values']): {
+  targets: TargetArgs[];
+  timeouts: { credentialsTimeoutMs?: number; connectTimeoutMs: number };
+} {
+  const targets = targetsOf(values);
+  for (const target of targets) trustedCas(target.caFile);
+  if (values.timeout !== undefined && values['connect-timeout'] !== undefined) {
+    throw new UsageError('--timeout is the old name of --connect-timeout: give one of them');
+  }
+  const connect =
+    values.timeout !== undefined
+      ? { value: values.timeout, name: 'timeout' }
+      : { value: values['connect-timeout'], name: 'connect-timeout' };
+  const timeouts = timeoutArgs(values, connect);
+  return {
+    targets,
+    timeouts: {
+      ...timeouts,
+      connectTimeoutMs: timeouts.connectTimeoutMs ?? DOCTOR_CONNECT_TIMEOUT_MS,
+    },
+  };
+}

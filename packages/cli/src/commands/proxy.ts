@@ -6,17 +6,20 @@ import {
   startHealthServer,
   startLocalProxy,
 } from '@rds-iam/proxy';
-import { COMMON_OPTIONS, msOption, noExtraPositionals, parse } from '../args.js';
+import {
+  COMMON_OPTIONS,
+  CONNECTION_HELP,
+  msOption,
+  noExtraPositionals,
+  parse,
+  targetHelp,
+} from '../args.js';
 import { type Command, EXIT_CODES_HELP } from '../command.js';
 import { CliError, EXIT, messageOf, UsageError } from '../errors.js';
 import { styleFor, writeJson } from '../io.js';
-import {
-  flagTarget,
-  listenAddress,
-  PROXY_OPTIONS,
-  sharedTargetOptions,
-  urlTarget,
-} from './proxy-targets.js';
+import { listenAddress } from '../targets.js';
+import { checkTargets } from './proxy-check.js';
+import { PROXY_OPTIONS, proxyTargets } from './proxy-targets.js';
 
 export const proxyCommand: Command = {
   name: 'proxy',
@@ -33,26 +36,19 @@ Unix socket, mode 0600) unless --allow-non-loopback is given with --local-passwo
 Stops on Ctrl-C / SIGTERM: no new sessions, open ones get --shutdown-timeout to finish.
 
 Options:
-  --host <host>             the RDS, Aurora or RDS Proxy endpoint (or a tunnel's local end)
-  --port <port>             its port (default 5432 / 3306 by --engine)
-  --user <user>             the database user with IAM authentication; every client logs in as it
-  --engine <engine>         postgres or mysql (also mariadb, aurora-*)
-  --database <name>         the database for clients that name none
-  --region, --profile, --signing-host, --signing-port   as for rds-iam token
-  --listen <host:port>      where clients connect (default 127.0.0.1:5432 / 127.0.0.1:3306; port 0: any)
-  --listen-socket <dir>     a Unix socket instead: DIR/.s.PGSQL.5432 (psql -h DIR), DIR/mysql-3306.sock
-  --target <url>            one target of several (repeatable):
-                            ENGINE://USER@HOST[:PORT][/DB]?listen=HOST:PORT (or listen-socket=DIR,
-                            region=, signing-host=, signing-port=, ca-file=)
-  --allow-non-loopback      listen on another address (a sidecar); needs --local-password-env
+${CONNECTION_HELP}
+${targetHelp(30_000)}
+  --listen <host:port>    where clients connect (default 127.0.0.1:5432 / 127.0.0.1:3306; port 0: any)
+  --listen-socket <dir>   a Unix socket instead: DIR/.s.PGSQL.5432 (psql -h DIR), DIR/mysql-3306.sock
+  --allow-non-loopback    listen on another address (a sidecar); needs --local-password-env
   --local-password-env <v>  the local password clients must present, read from this variable
-  --ca-file <path>          trust this CA instead of the RDS bundle (the emulator's, a tunnel's)
-  --credentials-timeout <ms>  give up on a credential source after this (default 5000)
-  --connect-timeout <ms>    bound on each upstream login (default 30000)
   --handshake-timeout <ms>  bound on a local client's own login (default 10000)
-  --shutdown-timeout <ms>   how long open sessions get at stop (default 10000)
-  --health <host:port>      serve /healthz, /readyz and /metrics (Prometheus) here
-  --json                    log lines as JSON on stderr, and one JSON line per target on stdout
+  --shutdown-timeout <ms>  how long open sessions get at stop (default 10000)
+  --health <host:port>    serve /healthz, /readyz and /metrics (Prometheus) here
+  --check                 first run rds-iam doctor's checks against every target (report on
+                          stderr); when one fails, exit 1 without listening (a sidecar that
+                          cannot log in stops at start-up and says why)
+  --json                  log lines as JSON on stderr, and one JSON line per target on stdout
 
 Examples:
   rds-iam proxy --engine mysql --host mydb.abc123xyz.eu-west-1.rds.amazonaws.com --user app --listen 127.0.0.1:3307
@@ -67,19 +63,14 @@ ${EXIT_CODES_HELP}
   async run(argv, io) {
     const { values, positionals } = parse(argv, { ...COMMON_OPTIONS, ...PROXY_OPTIONS });
     noExtraPositionals(positionals);
-    const targets = values.target ?? [];
-    if (targets.length > 0 && (values.host !== undefined || values.user !== undefined)) {
-      throw new UsageError('give --target, or --host and --user, not both');
-    }
+    const targets = proxyTargets(values, io.env);
     const shutdownMs = msOption(values['shutdown-timeout'], 'shutdown-timeout', 10_000);
     const health = values.health === undefined ? undefined : listenAddress(values.health, 'health');
-    const shared = sharedTargetOptions(values, io.env);
     const json = values.json === true;
     const onLog: LocalProxyOptions['onLog'] = (entry) =>
       io.stderr.write(`${formatLogEntry(entry, json)}\n`);
-    const options = (targets.length > 0 ? targets.map(urlTarget) : [flagTarget(values)]).map(
-      (target): LocalProxyOptions => ({ ...shared, ...target, onLog }),
-    );
+    const options = targets.map((t): LocalProxyOptions => ({ ...t.options, onLog }));
+    if (values.check) await checkTargets(targets, io, json);
 
     const proxies: LocalProxy[] = [];
     let healthServer: HealthServer | undefined;

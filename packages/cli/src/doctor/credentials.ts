@@ -40,6 +40,17 @@ export function mintFailureChecks(err: unknown, source: string): [Check, Check] 
       { id: 'token', status: 'skip', detail: 'no credentials to sign with' },
     ];
   }
+  if (code === 'ERR_CREDENTIALS_TIMEOUT') {
+    return [
+      {
+        id: 'credentials',
+        status: 'fail',
+        detail: `from ${source}: ${message}`,
+        fix: 'the credential source hangs: check that it is reachable from here (the ECS/EKS agent, instance metadata, SSO, STS), or raise --credentials-timeout if it is only slow',
+      },
+      { id: 'token', status: 'skip', detail: 'no credentials to sign with' },
+    ];
+  }
   if (code === 'ERR_REGION_NOT_FOUND') {
     return [
       { id: 'credentials', status: 'skip', detail: 'not resolved: no region to sign for' },

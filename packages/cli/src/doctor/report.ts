@@ -2,8 +2,15 @@ import { EXIT } from '../errors.js';
 import { type Io, styleFor, writeJson } from '../io.js';
 import type { Check } from './check.js';
 
-/** Prints checks as they come (text) or collects them for one JSON document at the end. */
-export function reporter(io: Io, json: boolean) {
+/**
+ * Prints checks on `out` as they come (text) or collects them for one JSON line at the end, which
+ * starts with `fields` (`proxy --check` marks its reports as log events).
+ */
+export function reporter(
+  io: Pick<Io, 'stdout' | 'env'>,
+  json: boolean,
+  fields: Record<string, unknown> = {},
+) {
   const checks: Check[] = [];
   const s = styleFor(io.stdout, io.env);
   const label: Record<Check['status'], string> = {
@@ -33,7 +40,7 @@ export function reporter(io: Io, json: boolean) {
       const warned = checks.filter((c) => c.status === 'warn').length;
       const passed = checks.filter((c) => c.status === 'pass').length;
       if (json) {
-        writeJson(io.stdout, { ok: failed === 0, ...target, checks });
+        writeJson(io.stdout, { ...fields, ok: failed === 0, ...target, checks });
       } else {
         const summary = `${passed} passed, ${failed} failed, ${warned} warning${warned === 1 ? '' : 's'}`;
         io.stdout.write(`${failed ? s.red(summary) : s.green(summary)}\n`);

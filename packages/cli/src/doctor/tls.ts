@@ -1,18 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { rdsCaCertificates } from '@rds-iam/core';
-import { messageOf, UsageError } from '../errors.js';
 import type { TlsResult } from '../probe/conn.js';
+import { readCaFile } from '../targets.js';
 import type { Check } from './check.js';
 import type { ProbeContext } from './probe.js';
 
 /** The CAs the `tls` check trusts: `--ca-file` when given, else the RDS bundle; and how to name them. */
 export function trustedCas(caFile: string | undefined): { ca: string[]; caName: string } {
   if (caFile === undefined) return { ca: [...rdsCaCertificates()], caName: 'the RDS CA bundle' };
-  try {
-    return { ca: [readFileSync(caFile, 'utf8')], caName: `--ca-file ${caFile}` };
-  } catch (err) {
-    throw new UsageError(`cannot read --ca-file ${caFile}: ${messageOf(err)}`);
-  }
+  return { ca: [readCaFile(caFile)], caName: `--ca-file ${caFile}` };
 }
 
 /**
@@ -66,8 +61,8 @@ function tlsFailure(tls: TlsResult | undefined, ctx: ProbeContext): Check {
     return {
       id: 'tls',
       status: 'fail',
-      detail: `no TLS session: ${tls.message ?? 'no answer within --timeout'}`,
-      fix: 'the port accepted the connection but the server did not answer: check that it is the database port and that nothing in between (a firewall, a proxy, a tunnel) holds connections open; --timeout sets how long each step may take',
+      detail: `no TLS session: ${tls.message ?? 'no answer within --connect-timeout'}`,
+      fix: 'the port accepted the connection but the server did not answer: check that it is the database port and that nothing in between (a firewall, a proxy, a tunnel) holds connections open; --connect-timeout sets how long the connection and login may take',
     };
   }
   if (code) {

@@ -26,11 +26,15 @@ export interface MintOutcome {
 }
 
 /** Mints one token as the integrations do and turns the outcome into the two checks. */
-export async function mintChecks(args: ConnectionArgs, io: Io): Promise<MintOutcome> {
+export async function mintChecks(
+  args: ConnectionArgs,
+  io: Io,
+  credentialsTimeoutMs?: number,
+): Promise<MintOutcome> {
   const source = describeCredentialSource(io.env, args.profile);
   const mintedAt = Date.now();
   try {
-    const minted = await mintToken(args);
+    const minted = await mintToken(args, credentialsTimeoutMs);
     return {
       checks: [credentialsCheck(minted, source), tokenCheck(minted)],
       token: minted.token,

@@ -80,18 +80,48 @@ export interface ProbeTls {
 }
 
 /**
- * A probe's connection: the socket, its frame reader with every wait bounded by the probe's
- * timeout, and a TLS upgrade that reports what the server presented.
+ * A probe's connection: the socket, its frame reader, a TLS upgrade that reports what the server
+ * presented, and one bound on all of it: when `timeoutMs` (counted from `startedAt`, before the TCP
+ * connection) has passed, the socket is destroyed and the step that was waiting fails as timed out,
+ * as the proxy's `connectTimeoutMs` bounds its whole upstream login.
  */
 export class ProbeConnection {
   #socket: net.Socket;
   #reader: FrameReader;
+  #expired = false;
+  readonly #timer: NodeJS.Timeout;
+  /** Rejects when the bound runs out: what a wait that a destroyed socket does not end races. */
+  readonly #expiry: Promise<never>;
+  /** The probe's bound; each wait is given it whole, the deadline ends them sooner. */
   readonly timeoutMs: number;
 
-  constructor(socket: net.Socket, timeoutMs: number) {
+  constructor(socket: net.Socket, timeoutMs: number, startedAt = performance.now()) {
     this.#socket = socket;
     this.#reader = new FrameReader(socket, MAX_FRAME);
     this.timeoutMs = timeoutMs;
+    const left = Math.max(1, startedAt + timeoutMs - performance.now());
+    let expire: (err: Error) => void = () => {};
+    this.#expiry = new Promise<never>((_resolve, reject) => {
+      expire = reject;
+    });
+    this.#expiry.catch(() => {});
+    // Destroying the socket ends a pending read (the reader fails as closed); a TLS handshake in
+    // progress is not always told, hence the race in `upgrade`.
+    this.#timer = setTimeout(() => {
+      this.#expired = true;
+      this.#socket.destroy();
+      expire(new Error(`no answer within ${timeoutMs} ms`));
+    }, left);
+  }
+
+  /**
+   * What a step that threw `err` reports: the bound when it ran out (code `ETIMEDOUT`), else
+   * `describe(err)` and the error's own code.
+   */
+  failure(err: unknown, describe: (err: unknown) => string): { text: string; code?: string } {
+    if (this.#expired) return { text: `no answer within ${this.timeoutMs} ms`, code: 'ETIMEDOUT' };
+    const code = (err as { code?: unknown } | null)?.code;
+    return { text: describe(err), ...(typeof code === 'string' ? { code } : {}) };
   }
 
   get reader(): FrameReader {
@@ -112,7 +142,7 @@ export class ProbeConnection {
     const rest = this.#reader.detach();
     if (rest.length > 0) raw.unshift(rest);
     const isName = net.isIP(options.identity) === 0;
-    const socket = await startTls(
+    const handshake = startTls(
       raw,
       {
         ca: options.ca,
@@ -122,6 +152,8 @@ export class ProbeConnection {
       },
       this.timeoutMs,
     );
+    handshake.catch(() => {});
+    const socket = await Promise.race([handshake, this.#expiry]);
     this.#socket = socket;
     this.#reader = new FrameReader(socket, MAX_FRAME);
     const cert = socket.getPeerCertificate();
@@ -148,6 +180,7 @@ export class ProbeConnection {
   }
 
   close(): void {
+    clearTimeout(this.#timer);
     this.#socket.destroy();
   }
 }
@@ -199,6 +232,30 @@ export interface ProbeResult {
   serverTimeError?: string;
 }
 
+/** The step a probe was in after the TCP connection. */
+export type ProbePhase = 'tls' | 'login' | 'time';
+
+/** Records where a probe stopped, and why, in `result`. */
+export function recordFailure(
+  result: ProbeResult,
+  phase: ProbePhase,
+  failure: { text: string; code?: string },
+): void {
+  const { text, code } = failure;
+  if (phase === 'tls') {
+    result.tls = {
+      ok: false,
+      offered: true,
+      message: text,
+      ...(code ? { verifyError: code } : {}),
+    };
+  } else if (phase === 'login') {
+    result.login = { outcome: 'error', error: { message: text } };
+  } else {
+    result.serverTimeError = text;
+  }
+}
+
 /** What a probe needs. Without `token`, it stops after TLS (nothing secret is sent). */
 export interface ProbeOptions {
   host: string;
@@ -206,6 +263,7 @@ export interface ProbeOptions {
   user: string;
   database?: string;
   tls: ProbeTls;
+  /** The bound on the whole probe: TCP, TLS, login and the server clock together. */
   timeoutMs: number;
   token?: string;
 }

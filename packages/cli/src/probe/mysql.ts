@@ -17,7 +17,9 @@ import {
   type LoginResult,
   ProbeConnection,
   type ProbeOptions,
+  type ProbePhase,
   type ProbeResult,
+  recordFailure,
 } from './conn.js';
 
 const MAX_PACKET = 0x1000000;
@@ -32,11 +34,12 @@ const CLEARTEXT = 'mysql_clear_password';
  * and only when the server asks for `mysql_clear_password`.
  */
 export async function probeMysql(options: ProbeOptions): Promise<ProbeResult> {
+  const started = performance.now();
   const { socket, result: tcp } = await connectTcp(options.host, options.port, options.timeoutMs);
   const result: ProbeResult = { tcp };
   if (!tcp.ok) return result;
-  const conn = new ProbeConnection(socket, options.timeoutMs);
-  let phase: 'tls' | 'login' | 'time' = 'tls';
+  const conn = new ProbeConnection(socket, options.timeoutMs, started);
+  let phase: ProbePhase = 'tls';
   try {
     const greetingPacket = await readPacket(conn);
     if (greetingPacket.payload[0] === 0xff) {
@@ -120,27 +123,19 @@ export async function probeMysql(options: ProbeOptions): Promise<ProbeResult> {
     }
     conn.write(frame(0, Buffer.from([0x01])));
   } catch (err) {
-    const text =
-      err instanceof MysqlProtocolError
-        ? `${err.message} during authentication`
-        : err instanceof FrameReaderError && err.reason === 'oversize'
-          ? 'oversized packet: is this a MySQL server?'
-          : err instanceof Error
-            ? err.message
-            : String(err);
-    if (phase === 'tls') {
-      const code = (err as { code?: string }).code;
-      result.tls = {
-        ok: false,
-        offered: true,
-        message: text,
-        ...(code ? { verifyError: code } : {}),
-      };
-    } else if (phase === 'login') {
-      result.login = { outcome: 'error', error: { message: text } };
-    } else {
-      result.serverTimeError = text;
-    }
+    recordFailure(
+      result,
+      phase,
+      conn.failure(err, (e) =>
+        e instanceof MysqlProtocolError
+          ? `${e.message} during authentication`
+          : e instanceof FrameReaderError && e.reason === 'oversize'
+            ? 'oversized packet: is this a MySQL server?'
+            : e instanceof Error
+              ? e.message
+              : String(e),
+      ),
+    );
   } finally {
     conn.close();
   }

@@ -10,7 +10,9 @@ import {
   type LoginResult,
   ProbeConnection,
   type ProbeOptions,
+  type ProbePhase,
   type ProbeResult,
+  recordFailure,
 } from './conn.js';
 
 /**
@@ -19,11 +21,12 @@ import {
  * TLS connection and only when the server asks for a cleartext password.
  */
 export async function probePostgres(options: ProbeOptions): Promise<ProbeResult> {
+  const started = performance.now();
   const { socket, result: tcp } = await connectTcp(options.host, options.port, options.timeoutMs);
   const result: ProbeResult = { tcp };
   if (!tcp.ok) return result;
-  const conn = new ProbeConnection(socket, options.timeoutMs);
-  let phase: 'tls' | 'login' | 'time' = 'tls';
+  const conn = new ProbeConnection(socket, options.timeoutMs, started);
+  let phase: ProbePhase = 'tls';
   try {
     const answer = await sendSslRequest(conn.reader, conn.write, conn.timeoutMs);
     if (answer !== 'S') {
@@ -65,25 +68,17 @@ export async function probePostgres(options: ProbeOptions): Promise<ProbeResult>
     }
     conn.write(TERMINATE);
   } catch (err) {
-    const text =
-      err instanceof PostgresProtocolError
-        ? `${err.message}: is this a PostgreSQL server?`
-        : err instanceof Error
-          ? err.message
-          : String(err);
-    if (phase === 'tls') {
-      const code = (err as { code?: string }).code;
-      result.tls = {
-        ok: false,
-        offered: true,
-        message: text,
-        ...(code ? { verifyError: code } : {}),
-      };
-    } else if (phase === 'login') {
-      result.login = { outcome: 'error', error: { message: text } };
-    } else {
-      result.serverTimeError = text;
-    }
+    recordFailure(
+      result,
+      phase,
+      conn.failure(err, (e) =>
+        e instanceof PostgresProtocolError
+          ? `${e.message}: is this a PostgreSQL server?`
+          : e instanceof Error
+            ? e.message
+            : String(e),
+      ),
+    );
   } finally {
     conn.close();
   }
