@@ -4,20 +4,13 @@
 // mysql2-credentials-fault, each in its own worker: the default chain is memoized per process. Not a
 // test file itself.
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
+import { createIamUser, hasDatabase } from '../harness/index.js';
 import {
-  createIamUser,
-  hasDatabase,
-  type IamEndpoint,
-  startIamEndpoint,
-} from '../harness/index.js';
-import {
-  type CredentialEndpoint,
+  containerCredentialsBed,
   type DriverUnderTest,
   endpointOptions,
   rejectionOf,
-  startCredentialEndpoint,
-  useContainerCredentials,
   waitFor,
 } from './driver-support.js';
 
@@ -36,24 +29,12 @@ export function credentialFault(driver: DriverUnderTest): void {
         sessionToken: randomBytes(64).toString('base64'),
         expiration: new Date(Date.now() + 60 * 60_000),
       };
-      let standIn: CredentialEndpoint;
-      let restoreEnv = () => {};
-      let iam: IamEndpoint;
-
-      beforeAll(async () => {
-        standIn = await startCredentialEndpoint(keys);
-        restoreEnv = useContainerCredentials(standIn.url);
-        iam = await startIamEndpoint(engine, { emulator: { credentials: [keys] } });
-      });
-      afterAll(async () => {
-        await standIn?.close();
-        restoreEnv();
-      });
+      const bed = containerCredentialsBed(engine, keys);
 
       test('a query fails within the bound with the code, then succeeds after recovery', async () => {
         const app = await createIamUser(engine);
         const pool = driver.createPool({
-          ...endpointOptions(iam, app.user, app.database),
+          ...endpointOptions(bed.iam, app.user, app.database),
           // No `credentials`: the default chain, which finds the stand-in.
           credentials: undefined,
           credentialsTimeoutMs: TIMEOUT_MS,
@@ -61,36 +42,36 @@ export function credentialFault(driver: DriverUnderTest): void {
         });
         try {
           // Hung: two queries need two connections, which share one credential request.
-          standIn.mode = 'hang';
+          bed.standIn.mode = 'hang';
           const started = performance.now();
           const hung = await rejectionOf(
             Promise.all([pool.query('SELECT 1 AS one'), pool.query('SELECT 1 AS one')]),
           );
           const waited = performance.now() - started;
           expect(hung.code).toBe('ERR_CREDENTIALS_TIMEOUT');
-          expect(hung.message).toContain(standIn.url);
+          expect(hung.message).toContain(bed.standIn.url);
           expect(hung.message).toContain(`${TIMEOUT_MS} ms`);
           expect(waited).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
           expect(waited).toBeLessThan(TIMEOUT_MS + 4_000);
-          expect(standIn.requests).toBe(1);
+          expect(bed.standIn.requests).toBe(1);
           // The abandoned request was closed, not left open on the agent.
-          await waitFor(() => standIn.hanging() === 0, 'the hung request to be closed', 5_000);
+          await waitFor(() => bed.standIn.hanging() === 0, 'the hung request to be closed', 5_000);
 
           // Errors: past the backoff, the next connection asks again and gets a clear failure.
-          iam.clock.advance(10_000);
-          standIn.mode = 'error';
+          bed.iam.clock.advance(10_000);
+          bed.standIn.mode = 'error';
           const failed = await rejectionOf(pool.query('SELECT 1 AS one'));
           expect(failed.code).toBe('ERR_CREDENTIALS');
           expect(failed.message).toContain('HTTP 500');
-          expect(standIn.requests).toBe(2);
+          expect(bed.standIn.requests).toBe(2);
 
           // Slow but inside the bound, then healthy: the next query logs in.
-          iam.clock.advance(10_000);
-          standIn.mode = 'answer';
-          standIn.delayMs = 300;
+          bed.iam.clock.advance(10_000);
+          bed.standIn.mode = 'answer';
+          bed.standIn.delayMs = 300;
           expect(await pool.query('SELECT 1 AS one')).toEqual({ one: 1 });
-          expect(standIn.requests).toBe(3);
-          expect(iam.emulator.counters()).toMatchObject({ accepted: 1, rejected: 0 });
+          expect(bed.standIn.requests).toBe(3);
+          expect(bed.iam.emulator.counters()).toMatchObject({ accepted: 1, rejected: 0 });
         } finally {
           await pool.end();
         }

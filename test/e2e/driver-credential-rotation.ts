@@ -4,19 +4,12 @@
 // pg-credentials-rotation and mysql2-credentials-rotation, each in its own worker: the default chain
 // is memoized per process. Not a test file itself.
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
+import { createIamUser, hasDatabase } from '../harness/index.js';
 import {
-  createIamUser,
-  hasDatabase,
-  type IamEndpoint,
-  startIamEndpoint,
-} from '../harness/index.js';
-import {
-  type CredentialEndpoint,
+  containerCredentialsBed,
   type DriverUnderTest,
   endpointOptions,
-  startCredentialEndpoint,
-  useContainerCredentials,
 } from './driver-support.js';
 
 function temporaryKeys(id: string) {
@@ -37,36 +30,24 @@ export function credentialRotation(driver: DriverUnderTest): void {
     () => {
       const before = temporaryKeys('00000001');
       const after = temporaryKeys('00000002');
-      let standIn: CredentialEndpoint;
-      let restoreEnv = () => {};
-      let iam: IamEndpoint;
-
-      beforeAll(async () => {
-        standIn = await startCredentialEndpoint(before);
-        restoreEnv = useContainerCredentials(standIn.url);
-        iam = await startIamEndpoint(engine, { emulator: { credentials: [before] } });
-      });
-      afterAll(async () => {
-        await standIn?.close();
-        restoreEnv();
-      });
+      const bed = containerCredentialsBed(engine, before);
 
       test('the retry of the rejected login signs with the new keys: no failed query', async () => {
         const app = await createIamUser(engine);
         const pool = driver.createPool({
-          ...endpointOptions(iam, app.user, app.database),
+          ...endpointOptions(bed.iam, app.user, app.database),
           // No `credentials`: the default chain, which finds the stand-in.
           credentials: undefined,
           size: 2,
         });
         try {
           expect(await pool.query('SELECT 1 AS one')).toEqual({ one: 1 });
-          expect(standIn.requests).toBe(1);
+          expect(bed.standIn.requests).toBe(1);
 
           // The rotation: the endpoint serves new keys, the server accepts only those.
-          standIn.keys = after;
-          iam.emulator.addCredentials(after);
-          iam.emulator.removeCredentials(before.accessKeyId);
+          bed.standIn.keys = after;
+          bed.iam.emulator.addCredentials(after);
+          bed.iam.emulator.removeCredentials(before.accessKeyId);
 
           // With the idle connection held, the query needs a new one: its login with the cached
           // token (old keys) is refused, and the retry inside the same acquire uses the new keys.
@@ -76,8 +57,8 @@ export function credentialRotation(driver: DriverUnderTest): void {
           } finally {
             held.release();
           }
-          expect(standIn.requests).toBe(2);
-          expect(iam.emulator.counters()).toMatchObject({
+          expect(bed.standIn.requests).toBe(2);
+          expect(bed.iam.emulator.counters()).toMatchObject({
             accepted: 2,
             rejected: 1,
             rejectedByReason: { 'unknown-access-key': 1 },

@@ -17,7 +17,14 @@ import {
 } from '@rds-iam/mysql2';
 import { createClient as createPgClient, createPool as createPgPool } from '@rds-iam/pg';
 import type mysql from 'mysql2/promise';
-import { adminQuery, type Engine, type IamEndpoint, requireDatabase } from '../harness/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import {
+  adminQuery,
+  type Engine,
+  type IamEndpoint,
+  requireDatabase,
+  startIamEndpoint,
+} from '../harness/index.js';
 
 export const MINUTE = 60_000;
 
@@ -438,5 +445,47 @@ export function useContainerCredentials(url: string): () => void {
       if (!(name in saved)) delete process.env[name];
     }
     Object.assign(process.env, saved);
+  };
+}
+
+/** What {@link containerCredentialsBed} sets up: read its fields inside tests, after `beforeAll`. */
+export interface ContainerCredentialsBed {
+  /** The container credentials endpoint the default chain finds. */
+  readonly standIn: CredentialEndpoint;
+  /** The emulator in front of the engine's database, accepting the stand-in's first keys. */
+  readonly iam: IamEndpoint;
+}
+
+/**
+ * For the describe block it is called in: a container credentials endpoint serving `keys`, the SDK's
+ * default chain pointed at it alone, and an IAM endpoint that accepts those keys; all undone after.
+ */
+export function containerCredentialsBed(
+  engine: Engine,
+  keys: AwsCredentials,
+): ContainerCredentialsBed {
+  let standIn: CredentialEndpoint | undefined;
+  let iam: IamEndpoint | undefined;
+  let restoreEnv = () => {};
+  beforeAll(async () => {
+    standIn = await startCredentialEndpoint(keys);
+    restoreEnv = useContainerCredentials(standIn.url);
+    iam = await startIamEndpoint(engine, { emulator: { credentials: [keys] } });
+  });
+  afterAll(async () => {
+    await standIn?.close();
+    restoreEnv();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('containerCredentialsBed: used before beforeAll ran');
+    return value;
+  };
+  return {
+    get standIn() {
+      return ready(standIn);
+    },
+    get iam() {
+      return ready(iam);
+    },
   };
 }
