@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RdsIamError } from '@rds-iam/core';
-import { type Emulator, startEmulator } from './emulator.js';
+import { startEmulator } from './emulator.js';
 import {
   EMULATOR_FLAGS,
   EMULATOR_FLAGS_HELP,
@@ -12,6 +12,7 @@ import {
   redactUpstream,
   resolveEmulatorFlags,
 } from './flags.js';
+import type { Emulator } from './options.js';
 import { formatWarning } from './upstream-check.js';
 import type { EmulatorCredentials } from './verify.js';
 

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { maskAccessKeyId } from '@rds-iam/core';
 import { parsePolicyDocument, principalContext } from '@rds-iam/policy';
 import type { CertificateAuthorityPem } from './certificate.js';
-import type { EmulatorEngine, EmulatorLogin, EmulatorOptions } from './emulator.js';
+import type { EmulatorEngine, EmulatorLogin, EmulatorOptions } from './options.js';
 import { DEMO_CREDENTIALS, type EmulatorCredentials, type EmulatorPrincipal } from './verify.js';
 
 /**

@@ -19,18 +19,7 @@ export {
 } from './certificate.js';
 export { policyLines, readyJson } from './command.js';
 export type { RejectReason, UpstreamTarget, VerifyResult } from './context.js';
-export {
-  DEFAULT_ACCOUNT_ID,
-  DEFAULT_RESOURCE_ID,
-  type Emulator,
-  type EmulatorCounters,
-  type EmulatorEngine,
-  type EmulatorLogin,
-  type EmulatorOptions,
-  parseUpstream,
-  startEmulator,
-  type UpstreamOptions,
-} from './emulator.js';
+export { startEmulator } from './emulator.js';
 export {
   EMULATOR_FLAGS,
   EMULATOR_FLAGS_HELP,
@@ -43,11 +32,22 @@ export {
 } from './flags.js';
 export { type EmulatorIamOptions, emulatorIamOptions } from './iam-options.js';
 export {
+  DEFAULT_ACCOUNT_ID,
+  DEFAULT_RESOURCE_ID,
+  type Emulator,
+  type EmulatorCounters,
+  type EmulatorEngine,
+  type EmulatorLogin,
+  type EmulatorOptions,
+  type UpstreamOptions,
+} from './options.js';
+export {
   EMPTY_PAYLOAD_SHA256,
   type PresignParams,
   presignAuthToken,
   UNSIGNED_PAYLOAD,
 } from './sigv4.js';
+export { parseUpstream } from './upstream.js';
 export { checkUpstream, formatWarning } from './upstream-check.js';
 export {
   createVerifier,

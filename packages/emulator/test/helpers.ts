@@ -2,7 +2,7 @@ import { createHook } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
-import type { Emulator } from '../src/emulator.js';
+import type { Emulator } from '../src/options.js';
 import { type PresignParams, presignAuthToken } from '../src/sigv4.js';
 import type { EmulatorCredentials } from '../src/verify.js';
 

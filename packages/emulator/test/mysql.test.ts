@@ -25,7 +25,8 @@ import {
 import mariadb from 'mariadb';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Emulator, startEmulator } from '../src/emulator.js';
+import { startEmulator } from '../src/emulator.js';
+import type { Emulator } from '../src/options.js';
 import { DEMO_CREDENTIALS } from '../src/verify.js';
 import { sdkToken, waitFor } from './helpers.js';
 import {
