@@ -6,6 +6,10 @@ import { vitestConfig } from '../vitest.shared.js';
 export default mergeConfig(
   vitestConfig({
     testTimeout: 60_000,
+    // Two files at a time: an end-to-end file mostly waits on sockets (the emulator, the servers, npm),
+    // and Vitest's default on two cores is one. Every file makes users, databases and emulators of
+    // its own; the examples, which share one user, take turns (examples/local-endpoint).
+    maxWorkers: 2,
     include: [
       'e2e/**/*.test.ts',
       'soak/**/*.test.ts',

@@ -14,6 +14,10 @@ const MIKRO_ORM = ['core', 'postgresql', 'mysql', 'mariadb'].map((name) => ({
 export default mergeConfig(
   vitestConfig({
     testTimeout: 60_000,
+    // Two files at a time: an end-to-end file mostly waits on sockets (the emulator, the servers, npm),
+    // and Vitest's default on two cores is one. Every file makes users, databases and emulators of
+    // its own; the examples, which share one user, take turns (examples/local-endpoint).
+    maxWorkers: 2,
     include: [
       'e2e/mikro-orm.e2e.test.ts',
       'e2e/examples-orm.e2e.test.ts',
