@@ -39,3 +39,24 @@ export function loadEngine<T>(load: () => T, driver: string, integration: string
     );
   }
 }
+
+/**
+ * Refuses `NODE_PG_FORCE_NATIVE` for a library that builds its PostgreSQL clients from
+ * `require('pg')` (knex, MikroORM): the variable makes that pg-native, which cannot call a password
+ * function (it would send the function's source text as the password) and ignores `ssl`.
+ *
+ * @param whose what would use pg-native, for the message (`"knex's 'pg' client"`).
+ * @throws {RdsIamError} `ERR_CONFLICTING_OPTIONS` while the variable is set.
+ *
+ * @example
+ * ```ts
+ * refuseForcedPgNative("knex's 'pg' client");
+ * ```
+ */
+export function refuseForcedPgNative(whose: string): void {
+  if (!process.env.NODE_PG_FORCE_NATIVE) return;
+  throw new RdsIamError(
+    'ERR_CONFLICTING_OPTIONS',
+    `rds-iam: NODE_PG_FORCE_NATIVE is set, so ${whose} would use pg-native, which cannot call a password function (it would send the function's text) and ignores the \`ssl\` options. Unset NODE_PG_FORCE_NATIVE for this process: rds-iam then uses the pure-JavaScript pg client, pg-native installed or not.`,
+  );
+}

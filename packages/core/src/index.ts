@@ -24,7 +24,7 @@ export {
   type RdsEndpoint,
   type RdsEndpointKind,
 } from './endpoint.js';
-export { loadEngine } from './engine.js';
+export { loadEngine, refuseForcedPgNative } from './engine.js';
 export {
   describeError,
   RdsIamError,

@@ -3,6 +3,7 @@ import {
   type IamConnector,
   loadEngine,
   RdsIamError,
+  refuseForcedPgNative,
 } from '@rds-iam/core';
 import type { Mysql2IamOptions } from '@rds-iam/mysql2';
 import type { PgIamOptions } from '@rds-iam/pg';
@@ -96,14 +97,8 @@ export function iamConnection(
     return provider(config as Knex.MySql2ConnectionConfig, connector);
   }
   if (client === 'pg' || client === 'postgres' || client === 'postgresql') {
-    // knex builds its connections from `require('pg').Client`, which NODE_PG_FORCE_NATIVE turns into
-    // pg-native: that sends the password function's source text as the password and ignores `ssl`.
-    if (process.env.NODE_PG_FORCE_NATIVE) {
-      throw new RdsIamError(
-        'ERR_CONFLICTING_OPTIONS',
-        "rds-iam: NODE_PG_FORCE_NATIVE is set, so knex's 'pg' client would use pg-native, which cannot call a password function (it would send the function's text) and ignores the `ssl` options. Unset NODE_PG_FORCE_NATIVE for this process: knex then uses the pure-JavaScript pg client, pg-native installed or not.",
-      );
-    }
+    // knex builds its connections from `require('pg').Client`.
+    refuseForcedPgNative("knex's 'pg' client");
     const { pgIamSetup } = loadEngine(
       () => require('@rds-iam/pg') as typeof import('@rds-iam/pg'),
       'pg',

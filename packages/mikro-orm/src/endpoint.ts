@@ -1,5 +1,11 @@
 import type { Dictionary } from '@mikro-orm/core';
-import { type IamConnectionOptions, loadEngine, mariadbIamSetup, RdsIamError } from '@rds-iam/core';
+import {
+  type IamConnectionOptions,
+  loadEngine,
+  mariadbIamSetup,
+  RdsIamError,
+  refuseForcedPgNative,
+} from '@rds-iam/core';
 import type { Mysql2IamOptions } from '@rds-iam/mysql2';
 import type { PgIamOptions } from '@rds-iam/pg';
 
@@ -50,15 +56,8 @@ export function libraryOf(driver: unknown): Library {
 /** The settings of one endpoint, validated (bad options throw here, before any network call). */
 export function endpointSettings(library: Library, target: Dictionary): EndpointSettings {
   if (library === 'pg') {
-    // MikroORM builds its pg clients from `require('pg')` (6, through knex) or pg's `Pool` (7), which
-    // NODE_PG_FORCE_NATIVE makes pg-native: that would send the password function's source text and
-    // ignore `ssl`.
-    if (process.env.NODE_PG_FORCE_NATIVE) {
-      throw new RdsIamError(
-        'ERR_CONFLICTING_OPTIONS',
-        "rds-iam: NODE_PG_FORCE_NATIVE is set, so MikroORM's pg connections would use pg-native, which cannot call a password function (it would send the function's text) and ignores the `ssl` options. Unset NODE_PG_FORCE_NATIVE for this process.",
-      );
-    }
+    // MikroORM builds its pg clients from `require('pg')` (6, through knex) or pg's `Pool` (7).
+    refuseForcedPgNative("MikroORM's pg connections");
     // Loaded for the engine in use only: a PostgreSQL app needs no MySQL driver, and the reverse.
     const { pgIamSetup } = loadEngine(
       () => require('@rds-iam/pg') as typeof import('@rds-iam/pg'),
