@@ -489,9 +489,11 @@ export async function coldStorm<P, C>(
   expect(credentialRequests).toBe(1);
   expect(log.count('minted')).toBe(1);
   const counters = orm.iam.emulator.counters();
-  // Each query held its own connection: as many logins (an ORM may open one more, to read the
-  // server version), and one token for all of them.
-  expect(counters.accepted).toBeGreaterThanOrEqual(STORM);
+  // A storm of logins, and one token for all of them. Each query holds its connection 0.3 s, so
+  // nearly all need their own; on a loaded machine the last logins can take longer than that, and
+  // the pool then hands a finished query's connection on (one CI run saw 35 of 40), so more than
+  // half is what is asserted.
+  expect(counters.accepted).toBeGreaterThan(STORM / 2);
   expect(counters.rejected).toBe(0);
   await orm.destroy(pool);
 }
