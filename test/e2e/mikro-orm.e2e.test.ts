@@ -18,6 +18,7 @@ import {
   rejectedOnceRetried,
   rejectedTwiceThenRecovers,
   STORM,
+  slowCredentials,
   unknownCaRefused,
   useOrmEndpoint,
 } from './orm-scenarios.js';
@@ -149,6 +150,10 @@ for (const { name, driver, engine } of TARGETS) {
       expect(log.count('minted')).toBe(1);
       noTokenText([log.events]);
       await orm.destroy(mikro);
+    });
+
+    test("a credential source slower than the driver's own connect timeout: the login waits for it", async () => {
+      await slowCredentials(orm, (iam) => init({ ...iam, ...pool(2) }));
     });
 
     test(`a cold storm: ${STORM} new connections at once, one credential request, one mint`, async () => {

@@ -499,6 +499,42 @@ export async function coldStorm<P, C>(
 }
 
 /**
+ * How long {@link slowCredentials}' source takes: longer than the mariadb connector's own connect
+ * timeout (1 s), which starts before the connection asks for its token.
+ */
+export const SLOW_CREDENTIALS_MS = 1_500;
+
+/**
+ * A credential source slower than a driver's own connect timeout (a container endpoint on a busy
+ * host, STS on a cold start): the first connection still logs in, within rds-iam's own bound
+ * (`credentialsTimeoutMs`), instead of failing with the driver's "Connection timeout". `open` builds
+ * a pool with the `credentials` and `onEvent` given. Closes the pool.
+ */
+export async function slowCredentials<P, C>(
+  orm: OrmEndpoint<P, C>,
+  open: (iam: {
+    credentials: () => Promise<typeof orm.iam.credentials>;
+    onEvent: EventLog['onEvent'];
+  }) => P | Promise<P>,
+): Promise<void> {
+  orm.iam.emulator.resetCounters();
+  const log = eventLog();
+  let credentialRequests = 0;
+  const credentials = async () => {
+    credentialRequests += 1;
+    await sleep(SLOW_CREDENTIALS_MS);
+    return orm.iam.credentials;
+  };
+  const pool = orm.track(await open({ credentials, onEvent: log.onEvent }));
+  expect(await orm.firstRow(pool, HOLD_SQL[orm.engine])).toBeDefined();
+  expect(credentialRequests).toBe(1);
+  expect(log.count('minted')).toBe(1);
+  expect(orm.iam.emulator.counters()).toMatchObject({ rejected: 0 });
+  expect(orm.iam.emulator.counters().accepted).toBeGreaterThanOrEqual(1);
+  await orm.destroy(pool);
+}
+
+/**
  * No token text in what an application can see: errors (message, stack, causes, as `inspect` prints
  * them), events and anything else in `seen`.
  */

@@ -15,6 +15,7 @@ import {
   startIamEndpoint,
 } from '../harness/index.js';
 import { waitFor, waitForQuietEmulator } from './driver-support.js';
+import { SLOW_CREDENTIALS_MS } from './orm-scenarios.js';
 import { exampleTests } from './prisma-example-tests.js';
 import {
   createTables,
@@ -266,6 +267,25 @@ describe.runIf(hasDatabase('mysql'))(
       expect(events.count('minted')).toBe(1);
       expect(iam.emulator.counters().accepted).toBeGreaterThan(1);
       expect(iam.emulator.counters().rejected).toBe(0);
+      await disconnect(prisma);
+    });
+
+    test("a credential source slower than the mariadb connector's own connect timeout (1 s): the login waits for it", async () => {
+      iam.emulator.resetCounters();
+      let requests = 0;
+      const prisma = newClient(
+        iamPrismaMariaDb({
+          ...iamOptions(iam, app),
+          credentials: async () => {
+            requests += 1;
+            await new Promise((resolve) => setTimeout(resolve, SLOW_CREDENTIALS_MS));
+            return iam.credentials;
+          },
+        }),
+      );
+      expect(await prisma.user.count()).toBeGreaterThanOrEqual(0);
+      expect(requests).toBe(1);
+      expect(iam.emulator.counters()).toMatchObject({ rejected: 0 });
       await disconnect(prisma);
     });
 

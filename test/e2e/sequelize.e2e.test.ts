@@ -21,6 +21,7 @@ import {
   rejectedOnceRetried,
   rejectedTwiceThenRecovers,
   STORM,
+  slowCredentials,
   unknownCaRefused,
   useOrmEndpoint,
 } from './orm-scenarios.js';
@@ -115,6 +116,10 @@ for (const { dialect, engine } of DIALECTS) {
         expect(log.count('minted')).toBe(1);
         noTokenText([log.events]);
         await orm.destroy(sequelize);
+      });
+
+      test("a credential source slower than the driver's own connect timeout: the login waits for it", async () => {
+        await slowCredentials(orm, (iam) => connect({ ...iam, ...pool(2) }));
       });
 
       test(`a cold storm: ${STORM} new connections at once, one credential request, one mint`, async () => {

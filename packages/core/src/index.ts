@@ -41,6 +41,7 @@ export type {
   TokenRefreshFailedEvent,
 } from './events.js';
 export {
+  MARIADB_CONNECT_TIMEOUT_MS,
   type MariaDbConnectionOptions,
   type MariaDbIamSetup,
   type MariaDbLogger,

@@ -257,6 +257,16 @@ export interface MariaDbIamSetup {
 }
 
 /**
+ * The mariadb connector's `connectTimeout` when the application sets none: the bound on one new
+ * connection, from the connector's first step to the end of the login. The connector's own default
+ * (1 s) starts before it asks rds-iam for the connection's socket, so it would also bound the
+ * token, which may wait for credentials (bounded by `credentialsTimeoutMs`, 5 s by default): a slow
+ * credential source or a burst of new connections would end in "Connection timeout" instead of
+ * rds-iam's coded error. 30 s, as `@rds-iam/pg` bounds a new node-postgres connection.
+ */
+export const MARIADB_CONNECT_TIMEOUT_MS = 30_000;
+
+/**
  * The mariadb connector's options for an integration that opens each connection itself (knex's
  * mariadb client under MikroORM, Sequelize's mariadb dialect): spread `settings` into the
  * connection options and open each connection through `connect`.

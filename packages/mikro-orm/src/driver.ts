@@ -86,7 +86,9 @@ function routeKnex(connection: KnexSqlConnection, endpoint: EndpointSettings): v
   const options = connection.getKnexOptions;
   connection.getKnexOptions = function (this: KnexSqlConnection, type: unknown) {
     const config = options.call(this, type);
-    config.connection = { ...config.connection, ...endpoint.login };
+    // knex's pg client takes pg's own settings, where `connectionTimeoutMillis` bounds a connection
+    // as in 7; the mariadb connector's `connectTimeout` likewise.
+    config.connection = { ...endpoint.poolDefaults, ...config.connection, ...endpoint.login };
     return config;
   };
   const create = connection.createKnexClient;

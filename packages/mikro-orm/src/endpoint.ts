@@ -2,6 +2,7 @@ import type { Dictionary } from '@mikro-orm/core';
 import {
   type IamConnectionOptions,
   loadEngine,
+  MARIADB_CONNECT_TIMEOUT_MS,
   mariadbIamSetup,
   RdsIamError,
   refuseForcedPgNative,
@@ -22,7 +23,10 @@ export interface EndpointSettings {
   user: string;
   /** What goes into each new connection's driver settings: the login hook and TLS. */
   login: Dictionary;
-  /** Pool settings MikroORM 7 gets under your `driverOptions`: a bound on each new connection. */
+  /**
+   * A bound on each new connection, under your settings: MikroORM 7's pool settings (under your
+   * `driverOptions`), or MikroORM 6's knex connection settings.
+   */
   poolDefaults: Dictionary;
   /** The library, so that a MikroORM major that would use it otherwise is refused. */
   library: Library;
@@ -79,7 +83,16 @@ export function endpointSettings(library: Library, target: Dictionary): Endpoint
   if (library === 'mariadb') {
     const { settings, connect } = mariadbIamSetup(target as IamConnectionOptions);
     const { host, port, user, ssl, stream } = settings;
-    return { host, port, user, login: { ssl, stream }, poolDefaults: {}, library, connect };
+    return {
+      host,
+      port,
+      user,
+      login: { ssl, stream },
+      // MikroORM 6 only (7's MariaDbDriver runs on mysql2): under knex's connection settings.
+      poolDefaults: { connectTimeout: MARIADB_CONNECT_TIMEOUT_MS },
+      library,
+      connect,
+    };
   }
   const { mysql2IamSetup } = loadEngine(
     () => require('@rds-iam/mysql2') as typeof import('@rds-iam/mysql2'),

@@ -4,6 +4,7 @@ import {
   describeError,
   type IamConnectionOptions,
   type IamConnector,
+  MARIADB_CONNECT_TIMEOUT_MS,
   type MariaDbLogger,
   type MariaDbStream,
   mariadbIamStream,
@@ -330,6 +331,8 @@ export function buildMariaDbConfig(options: IamPrismaMariaDbOptions): {
   const config = {
     // The adapter's default for a pool it creates itself: no client-side prepared statement cache.
     prepareCacheLength: 0,
+    // The bound on one new connection, token included (see MARIADB_CONNECT_TIMEOUT_MS).
+    connectTimeout: MARIADB_CONNECT_TIMEOUT_MS,
     ...driver,
     host: connector.host,
     port: connector.port,

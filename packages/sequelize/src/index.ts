@@ -5,6 +5,7 @@ import {
   isTlsRequiredRefusal,
   isTlsVerifyError,
   loadEngine,
+  MARIADB_CONNECT_TIMEOUT_MS,
   mariadbIamSetup,
   RdsIamError,
   replicaSigning,
@@ -202,7 +203,12 @@ export function iamSequelizeOptions(options: IamSequelizeOptions): IamSequelizeR
         port: settings.port,
         username: settings.user,
         // Sequelize spreads `dialectOptions` into the mariadb connector's connection options.
-        dialectOptions: { ...merged, ssl: settings.ssl, stream: settings.stream },
+        dialectOptions: {
+          connectTimeout: MARIADB_CONNECT_TIMEOUT_MS,
+          ...merged,
+          ssl: settings.ssl,
+          stream: settings.stream,
+        },
       };
     }
     const { mysql2IamSetup } = loadEngine(
