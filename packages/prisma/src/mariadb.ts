@@ -29,10 +29,9 @@ export type PrismaMariaDbAdapterOptions = NonNullable<
 /**
  * Options of {@link iamPrismaMariaDb}: the mariadb connector's pool options (`connectionLimit`,
  * `minimumIdle`, `idleTimeout`, `acquireTimeout`, `database`, ...) plus rds-iam's (`region`,
- * `signingHost`, `credentials`, `onEvent`, ...). a `password` is refused (the token is the password;
- * `''` or `null` count as none),
- * and so are `debug` / `debugCompress` and a `network` logger: their packet dumps would contain
- * the token.
+ * `signingHost`, `credentials`, `onEvent`, ...). A `password` is refused (the token is the password;
+ * `''` or `null` count as none), and so are `debug` / `debugCompress` and a `network` logger: their
+ * packet dumps would contain the token.
  */
 export interface IamPrismaMariaDbOptions
   extends Omit<MariaDbPoolConfig, 'password' | 'ssl' | 'host' | 'port' | 'user'>,
