@@ -1,29 +1,23 @@
 import { readFile } from 'node:fs/promises';
-import { parsePolicyDocument } from '@rds-iam/policy';
+import { type CompiledPolicies, compilePolicies } from '@rds-iam/policy';
 import { UsageError } from './errors.js';
 import { type Io, readStdin } from './io.js';
-
-/** Policy documents read from `--policy-file` options, with the names to report them by. */
-export interface PolicyFiles {
-  /** The file names as given (`standard input` for `-`), by position. */
-  names: string[];
-  /** The parsed, validated documents. */
-  documents: Record<string, unknown>[];
-}
 
 // IAM's own limit for a managed policy is 6 144 characters; anything far bigger is not a policy.
 const MAX_POLICY_BYTES = 1_048_576;
 
 /**
- * Reads and validates each `--policy-file` (`-` is standard input, once). A missing file is a usage
- * error; a malformed document throws the policy package's `ERR_POLICY_*` error, naming the file.
+ * Reads each `--policy-file` (`-` is standard input, once) and compiles the documents once, named
+ * by their files (`standard input` for `-`), for every evaluation the command makes. A missing file
+ * is a usage error; a malformed document throws the policy package's `ERR_POLICY_*` error, naming
+ * the file.
  */
-export async function readPolicyFiles(paths: readonly string[], io: Io): Promise<PolicyFiles> {
+export async function readPolicyFiles(paths: readonly string[], io: Io): Promise<CompiledPolicies> {
   if (paths.filter((p) => p === '-').length > 1) {
     throw new UsageError('--policy-file - (standard input) can be given only once');
   }
   const names: string[] = [];
-  const documents: Record<string, unknown>[] = [];
+  const texts: string[] = [];
   for (const path of paths) {
     const name = path === '-' ? 'standard input' : path;
     let text: string;
@@ -37,11 +31,13 @@ export async function readPolicyFiles(paths: readonly string[], io: Io): Promise
             )
           : await readFile(path, 'utf8');
     } catch (err) {
+      // A malformed document read before this file is still the first error, as it was found first.
+      compilePolicies(texts, { names });
       if (err instanceof UsageError) throw err;
       throw new UsageError(`cannot read --policy-file ${path}: ${(err as Error).message}`);
     }
-    documents.push(parsePolicyDocument(text, { name }));
+    texts.push(text);
     names.push(name);
   }
-  return { names, documents };
+  return compilePolicies(texts, { names });
 }

@@ -296,6 +296,23 @@ describe.concurrent('rds-iam policy check', () => {
     ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/cannot read --policy-file .*nope\.json/);
+    // Files are compiled once, after reading; a malformed one read first is still the error named.
+    const badFirst = await rdsIam([
+      'policy',
+      'check',
+      '--json',
+      '--policy-file',
+      bad,
+      '--policy-file',
+      join(scratchDir(), 'nope.json'),
+      ...TARGET,
+      '--user',
+      'app',
+    ]);
+    expect(badFirst.code).toBe(2);
+    expect(json<{ error: { code: string } }>(badFirst.stdout).error.code).toBe(
+      'ERR_POLICY_INVALID',
+    );
     const none = await rdsIam(['policy', 'check', ...TARGET, '--user', 'app']);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('--policy-file is required');

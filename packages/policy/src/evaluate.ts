@@ -1,3 +1,4 @@
+import { type CompiledPolicies, type CompilePoliciesOptions, statementsOf } from './compile.js';
 import { evaluateConditions } from './condition.js';
 import {
   type ContextReader,
@@ -89,11 +90,8 @@ export interface PolicyRequest {
   complete?: readonly string[];
 }
 
-/** Options of {@link evaluatePolicies}. */
-export interface EvaluatePoliciesOptions {
-  /** What to call each document in explanations and errors (a file name), by position; `policy N` otherwise. */
-  names?: readonly string[];
-}
+/** Options of {@link evaluatePolicies} for documents (a compiled handle has its names already). */
+export type EvaluatePoliciesOptions = CompilePoliciesOptions;
 
 /**
  * Evaluates identity policies as IAM does for one request (by default `rds-db:connect`): IAM's grammar
@@ -102,7 +100,8 @@ export interface EvaluatePoliciesOptions {
  * wildcards and policy variables (in `2012-10-17` documents), and `Condition` with every operator family,
  * `...IfExists`, `ForAnyValue:` / `ForAllValues:` and IAM's rules for keys absent from the request.
  * A decision that rests on a key the request did not carry lists it in `missingContext`, and is never an
- * allow when the key was merely not given.
+ * allow when the key was merely not given. `policies` is the documents, or what `compilePolicies`
+ * returned for them: a caller that evaluates the same documents for many requests compiles them once.
  *
  * @example
  * ```ts
@@ -114,13 +113,21 @@ export interface EvaluatePoliciesOptions {
  * ```
  */
 export function evaluatePolicies(
+  policies: CompiledPolicies,
+  request: PolicyRequest,
+): PolicyEvaluation;
+export function evaluatePolicies(
   policies: readonly PolicyInput[],
+  request: PolicyRequest,
+  options?: EvaluatePoliciesOptions,
+): PolicyEvaluation;
+export function evaluatePolicies(
+  policies: readonly PolicyInput[] | CompiledPolicies,
   request: PolicyRequest,
   options: EvaluatePoliciesOptions = {},
 ): PolicyEvaluation {
-  const names = options.names ?? [];
+  const { names, statements } = statementsOf(policies, options);
   const labelOf = (i: number) => names[i] ?? `policy ${i}`;
-  const statements = policies.flatMap((p, i) => parsePolicy(p, i, labelOf(i)));
   const context = request.context ?? {};
   validateContext(context);
   const action = request.action ?? 'rds-db:connect';

@@ -18,6 +18,11 @@
  */
 export { type DbUserArnParts, dbUserArn } from './arn.js';
 export {
+  type CompiledPolicies,
+  type CompilePoliciesOptions,
+  compilePolicies,
+} from './compile.js';
+export {
   type ContextValue,
   type MissingKeys,
   normalizeSourceIp,

@@ -32,14 +32,14 @@ export async function runPolicyCheck(argv: readonly string[], io: Io): Promise<n
   }
   const target = await resolvePolicyTarget(values, io);
   const { context, complete } = requestContextOf(values, target.region);
-  const files = await readPolicyFiles(paths, io);
+  const policies = await readPolicyFiles(paths, io);
   const results: UserDecision[] = target.users.map((user) => ({
     user,
-    ...evaluatePolicies(
-      files.documents,
-      { resource: dbUserArn({ ...target, user }), context, complete },
-      { names: files.names },
-    ),
+    ...evaluatePolicies(policies, {
+      resource: dbUserArn({ ...target, user }),
+      context,
+      complete,
+    }),
   }));
   // The first deny decides the command's answer: one refused user is a refused login.
   const first = results.find((r) => r.decision !== 'allow') ?? results[0];
@@ -48,7 +48,7 @@ export async function runPolicyCheck(argv: readonly string[], io: Io): Promise<n
     for (const r of results) warnMissingContext(io, r);
     writeJson(io.stdout, { ...first, ...(results.length > 1 ? { results } : {}) });
   } else {
-    for (const r of results) printDecision(io, r, files.names);
+    for (const r of results) printDecision(io, r, policies.names);
   }
   return first.decision === 'allow' ? EXIT.OK : EXIT.FAILED;
 }

@@ -1,12 +1,12 @@
 import type { ContextKeyTypeEnum } from '@aws-sdk/client-iam';
 import {
+  type CompiledPolicies,
   dbUserArn,
   evaluatePolicies,
   type PolicyEvaluation,
   type RequestContext,
 } from '@rds-iam/policy';
 import { messageOf } from '../errors.js';
-import type { PolicyFiles } from '../policy-files.js';
 import { type ContextValues, requestContextOf } from '../request-context.js';
 import type { Check } from './check.js';
 
@@ -18,7 +18,7 @@ export interface AuthorizationInput {
   resourceId: string;
   user: string;
   /** `--policy-file` documents: evaluated locally. Without them, IAM's policy simulator is asked. */
-  policies: PolicyFiles | undefined;
+  policies: CompiledPolicies | undefined;
   profile: string | undefined;
   env: NodeJS.ProcessEnv;
   /** `--context` and its shorthands: the request context, for the local evaluation and the simulator. */
@@ -37,11 +37,7 @@ export async function authorizationCheck(input: AuthorizationInput): Promise<Che
   if (input.policies) {
     const account = input.account ?? '';
     const resource = dbUserArn({ ...input, account });
-    const result = evaluatePolicies(
-      input.policies.documents,
-      { resource, context, complete },
-      { names: input.policies.names },
-    );
+    const result = evaluatePolicies(input.policies, { resource, context, complete });
     return fromEvaluation(result, `the policy files (${input.policies.names.join(', ')})`);
   }
   return simulate(input, context);
