@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { buildHandshakeResponse, Capability, frame, startupMessage } from '@rds-iam/wire';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -67,6 +68,59 @@ function closedAfter(port: number, bytes?: Buffer): Promise<number> {
     socket.on('data', () => undefined);
     socket.on('error', () => undefined);
     socket.on('close', () => resolve(performance.now() - started));
+  });
+}
+
+/**
+ * A raw client that sends its login and, right behind it, 200 KB of garbage (more than the proxy
+ * buffers for a login), then resolves with what it received after the greeting by the time the
+ * proxy closed.
+ */
+function floodDuringLogin(
+  engine: Engine,
+  port: number,
+  database: string | undefined,
+): Promise<Buffer> {
+  const flood = Buffer.alloc(200 * 1024, 0x51);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let received: Buffer = Buffer.alloc(0);
+    let greeted = engine === 'postgres';
+    socket.on('connect', () => {
+      if (engine === 'postgres') {
+        const params = new Map([['user', 'tool']]);
+        if (database !== undefined) params.set('database', database);
+        socket.write(Buffer.concat([startupMessage(params), flood]));
+      }
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (greeted) {
+        received = Buffer.concat([received, chunk]);
+        return;
+      }
+      // MySQL: the greeting (one packet) first, then the login behind which the flood comes.
+      greeted = true;
+      const response = buildHandshakeResponse({
+        capabilities:
+          Capability.LONG_PASSWORD |
+          Capability.PROTOCOL_41 |
+          Capability.SECURE_CONNECTION |
+          Capability.PLUGIN_AUTH |
+          (database === undefined ? 0 : Capability.CONNECT_WITH_DB),
+        mariaDbCapabilities: 0,
+        maxPacketSize: 1 << 24,
+        charset: 45,
+        user: 'tool',
+        authData: Buffer.alloc(0),
+        database: database === undefined ? undefined : Buffer.from(database),
+        authPlugin: 'mysql_native_password',
+        connectAttrs: undefined,
+      });
+      received = chunk.subarray(4 + chunk.readUIntLE(0, 3));
+      socket.write(Buffer.concat([frame(1, response), flood]));
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(received));
   });
 }
 
@@ -170,6 +224,17 @@ for (const engine of ['postgres', 'mysql'] as const) {
       expect(err.message).toMatch(/rejected the IAM token for .* twice .*rds-db:connect/);
       assertNoToken(err.message);
       expect(p.proxy.counters().rejectionsByReason['token-rejected']).toBe(1);
+    });
+
+    it('a client that floods during the upstream login is dropped, not relayed mid-stream', async () => {
+      const before = p.proxy.counters();
+      // Nothing after the greeting: no AuthenticationOk / OK, no relayed session.
+      expect(await floodDuringLogin(engine, port, app.database)).toEqual(Buffer.alloc(0));
+      const after = p.proxy.counters();
+      expect(after.logins).toBe(before.logins);
+      expect(after.rejectionsByReason['bad-handshake']).toBe(
+        (before.rejectionsByReason['bad-handshake'] ?? 0) + 1,
+      );
     });
 
     it('a hung credential source: the client gets a clear error within credentialsTimeoutMs', async () => {

@@ -18,7 +18,6 @@ import {
   loginMysql,
   MysqlProtocolError,
   MysqlRefusal,
-  type MysqlServerSide,
   PacketReader,
   parseErrPacket,
   parseGreeting,
@@ -233,11 +232,13 @@ class MysqlFrontEnd {
       });
       throw side.refusal(upstreamRefusal(final, upstreamUser));
     }
+    // Before the login counts: a client that flooded its reader meanwhile is dropped, not relayed.
+    const fromClient = side.reader.detach();
     this.#report(verdict);
 
     // ---- relay ----
     side.send(final);
-    this.#relay(side, upstreamReader);
+    this.#session.startRelay(upstreamReader.detach(), fromClient);
   }
 
   /** Upstream's greeting, or a refusal that says why there is none. */
@@ -333,11 +334,6 @@ class MysqlFrontEnd {
         `rds-iam emulator: lost the upstream server ${this.#where} during authentication (${this.#upstreamError ?? 'closed'})`,
       );
     }
-  }
-
-  /** Authentication is over: hand both sockets to a byte pipe and stop watching the clock. */
-  #relay(side: MysqlServerSide, upstreamReader: PacketReader): void {
-    this.#session.startRelay(upstreamReader.detach(), side.reader.detach());
   }
 
   #report(result: VerifyResult): void {

@@ -163,17 +163,19 @@ class PostgresFrontEnd {
       this.#report(result);
       return session.finish(pamAuthenticationFailed(user));
     }
-    // Pipelined queries wait in the client reader; a client that floods it or leaves is dropped.
-    client.onFailure(session.close);
+    // Pipelined queries wait in the client reader until the relay: one that floods it is dropped
+    // there (its reader refuses to detach), one that leaves ends the session at once.
     const outcome = await this.#loginUpstream(params);
     const upstream = session.upstream;
     if (!upstream || outcome.kind !== 'ready') return this.#refuseUpstream(outcome);
     const upReader = this.#upstreamReader;
     if (ctx.requireIamGrant && upReader) await this.#checkGrant(upReader, upstream);
+    // Before the login counts: a client that flooded its reader meanwhile is dropped, not relayed.
+    const fromClient = client.detach();
     this.#report(result);
     session.startRelay(
       Buffer.concat([outcome.handshake, upReader?.detach() ?? Buffer.alloc(0)]),
-      client.detach(),
+      fromClient,
     );
   }
 

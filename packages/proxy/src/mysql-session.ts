@@ -116,9 +116,11 @@ export async function serveMysql(env: SessionEnv): Promise<void> {
       ),
     );
   }
+  // Before the login counts: a client that flooded its reader meanwhile is dropped, not relayed.
+  const fromClient = side.reader.detach();
   env.loggedIn(response.user);
   side.send(upstream.ok);
-  session.startRelay(upstream.reader.detach(), side.reader.detach());
+  session.startRelay(upstream.reader.detach(), fromClient);
 }
 
 function optionalDatabase(name: string | undefined): Buffer | undefined {

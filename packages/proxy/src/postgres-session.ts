@@ -92,11 +92,10 @@ export async function servePostgres(env: SessionEnv): Promise<void> {
         : errorResponse('FATAL', SQLSTATE[err.reason], `rds-iam proxy: ${err.message}`),
     );
   }
+  // Before the login counts: a client that flooded its reader meanwhile is dropped, not relayed.
+  const fromClient = client.detach();
   env.loggedIn(clientUser);
-  session.startRelay(
-    Buffer.concat([upstream.handshake, upstream.reader.detach()]),
-    client.detach(),
-  );
+  session.startRelay(Buffer.concat([upstream.handshake, upstream.reader.detach()]), fromClient);
 }
 
 /**

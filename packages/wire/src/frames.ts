@@ -53,10 +53,14 @@ export class FrameReader {
       }
     | undefined;
   #onFailure: ((error: FrameReaderError) => void) | undefined;
+  #detached = false;
   readonly #stream: Duplex;
   readonly #maxFrame: number;
   readonly #maxBuffered: number;
   readonly #onData = (chunk: Buffer): void => {
+    // After a flood the buffer was dropped: what follows is no frame of anything, and keeping it
+    // would let the flood grow without bound while the login goes on elsewhere.
+    if (this.#failure) return;
     this.#buffered = this.#buffered.length === 0 ? chunk : Buffer.concat([this.#buffered, chunk]);
     if (this.#buffered.length > this.#maxBuffered) this.#fail('oversize');
     else this.#check();
@@ -123,9 +127,14 @@ export class FrameReader {
 
   /**
    * Stops reading: pauses the stream, removes this reader's listeners, rejects a pending read and
-   * returns the bytes received but not yet consumed.
+   * returns the bytes received but not yet consumed. Throws a {@link FrameReaderError} instead when
+   * the reader failed (flooded, errored) or was detached before: the bytes it holds are then not the
+   * rest of the stream, and a relay started with them would start mid-stream. A stream that was
+   * closed lost nothing: its bytes are handed back.
    */
   detach(): Buffer {
+    if (this.#detached) throw new FrameReaderError('detached');
+    this.#detached = true;
     this.#stream.pause();
     this.#stream.off('data', this.#onData);
     this.#stream.off('end', this.#onEnd);
@@ -134,7 +143,9 @@ export class FrameReader {
     const rest = this.#buffered;
     this.#buffered = Buffer.alloc(0);
     this.#onFailure = undefined;
+    const failure = this.#failure;
     this.#fail('detached');
+    if (failure && failure.reason !== 'closed') throw failure;
     return rest;
   }
 

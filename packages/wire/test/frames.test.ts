@@ -48,6 +48,39 @@ describe('FrameReader', () => {
     expect((err as FrameReaderError).reason).toBe('closed');
   });
 
+  it('after a flood, detach refuses to hand back a stream cut mid-way, and nothing more is kept', async () => {
+    const stream = new PassThrough();
+    const reader = new FrameReader(stream, 16);
+    const first = reader.read(bytes(4));
+    stream.write(Buffer.from('okay'));
+    expect((await first).toString()).toBe('okay');
+    // A client that floods while its login goes on upstream: the reader drops what it had.
+    stream.write(Buffer.alloc(70 * 1024));
+    await new Promise((r) => setImmediate(r));
+    stream.write(Buffer.from('SELECT 1'));
+    await new Promise((r) => setImmediate(r));
+    expect(reader.buffered).toBe(0);
+    const err = (() => {
+      try {
+        reader.detach();
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(FrameReaderError);
+    expect((err as FrameReaderError).reason).toBe('oversize');
+  });
+
+  it('a closed stream still hands back its whole bytes; a second detach throws', async () => {
+    const stream = new PassThrough();
+    const reader = new FrameReader(stream, 16);
+    stream.end(Buffer.from('rest'));
+    await new Promise((r) => setImmediate(r));
+    expect(reader.detach().toString()).toBe('rest');
+    expect(() => reader.detach()).toThrow(FrameReaderError);
+  });
+
   it('a flood while nobody reads is reported to onFailure', async () => {
     const stream = new PassThrough();
     const reader = new FrameReader(stream, 16);
