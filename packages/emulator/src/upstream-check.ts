@@ -1,4 +1,4 @@
-import net from 'node:net';
+import { ConnectTimeoutError, connectWithin } from '@rds-iam/wire';
 
 /**
  * Whether the upstream server answers: a TCP connection within `timeoutMs`. Resolves to a warning
@@ -12,34 +12,23 @@ import net from 'node:net';
  * if (warning) console.warn(warning);
  * ```
  */
-export function checkUpstream(
+export async function checkUpstream(
   upstream: { readonly host: string; readonly port: number },
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<string | undefined> {
   const where = `${upstream.host}:${upstream.port}`;
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: upstream.host, port: upstream.port });
-    const done = (warning: string | undefined): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', aborted);
-      socket.destroy();
-      resolve(warning);
-    };
-    const aborted = (): void => done(undefined);
-    const timer = setTimeout(
-      () => done(`the upstream server ${where} did not answer within ${timeoutMs} ms`),
-      timeoutMs,
-    );
-    timer.unref();
-    signal?.addEventListener('abort', aborted);
-    socket.once('connect', () => done(undefined));
-    socket.once('error', (err: NodeJS.ErrnoException) =>
-      done(
-        `the upstream server ${where} does not answer (${err.code ?? err.message}): every login will fail (upstream-unreachable) until it does`,
-      ),
-    );
-  });
+  try {
+    (await connectWithin(upstream.host, upstream.port, timeoutMs, signal)).destroy();
+    return undefined;
+  } catch (err) {
+    if (signal?.aborted) return undefined;
+    if (err instanceof ConnectTimeoutError) {
+      return `the upstream server ${where} did not answer within ${timeoutMs} ms`;
+    }
+    const { code, message } = err as NodeJS.ErrnoException;
+    return `the upstream server ${where} does not answer (${code ?? message}): every login will fail (upstream-unreachable) until it does`;
+  }
 }
 
 /**

@@ -1,8 +1,10 @@
-import net from 'node:net';
+import type net from 'node:net';
 import type tls from 'node:tls';
 import { describeError, type IamConnector, isTlsVerifyError, RdsIamError } from '@rds-iam/core';
 import {
   Capability,
+  ConnectTimeoutError,
+  connectWithin,
   FrameReader,
   frame,
   type Greeting,
@@ -62,39 +64,24 @@ async function token(connector: IamConnector): Promise<string> {
 }
 
 /** A TCP connection to the endpoint within the step bound. */
-export function dial(ctx: UpstreamContext): Promise<net.Socket> {
+export async function dial(ctx: UpstreamContext): Promise<net.Socket> {
   const { host, port } = ctx.connector;
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    ctx.track(socket);
-    socket.setNoDelay(true);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(
-        new UpstreamFailure(
-          'upstream-unreachable',
-          `${host}:${port} did not accept a connection within ${ctx.timeoutMs} ms`,
-        ),
-      );
-    }, ctx.timeoutMs);
-    timer.unref();
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      socket.on('error', () => socket.destroy());
-      resolve(socket);
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      socket.destroy();
-      reject(
-        new UpstreamFailure(
-          'upstream-unreachable',
-          `cannot reach ${host}:${port} (${err.code ?? err.message})`,
-        ),
-      );
-    });
-  });
+  let socket: net.Socket;
+  try {
+    socket = await connectWithin(host, port, ctx.timeoutMs);
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    throw new UpstreamFailure(
+      'upstream-unreachable',
+      err instanceof ConnectTimeoutError
+        ? message
+        : `cannot reach ${host}:${port} (${code ?? message})`,
+    );
+  }
+  // Tracked even when the caller gave up meanwhile (its token failed): a closed session destroys it.
+  ctx.track(socket);
+  socket.on('error', () => socket.destroy());
+  return socket;
 }
 
 /** TLS on a connected socket, verified as core's `iamTls` says; the token goes only over this. */

@@ -14,6 +14,7 @@
  * ```
  * @packageDocumentation
  */
+export { ConnectTimeoutError, connectWithin } from './connect.js';
 export {
   bytes,
   FrameReader,

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { FrameReader, startTls } from '@rds-iam/wire';
+import { ConnectTimeoutError, connectWithin, FrameReader, startTls } from '@rds-iam/wire';
 
 /** A server's handshake message larger than this is not a database server's. */
 const MAX_FRAME = (1 << 20) + 5;
@@ -13,47 +13,35 @@ export interface TcpResult {
   error?: { code: string; message: string };
 }
 
-/** Opens a TCP connection within `timeoutMs`. */
-export function connectTcp(
+/** Opens a TCP connection within `timeoutMs`; the socket only when it connected. */
+export async function connectTcp(
   host: string,
   port: number,
   timeoutMs: number,
-): Promise<{ socket: net.Socket; result: TcpResult }> {
+): Promise<{ socket?: net.Socket; result: TcpResult }> {
   const started = performance.now();
-  return new Promise((done) => {
-    const socket = net.connect({ host, port });
-    socket.setNoDelay(true);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      done({
-        socket,
-        result: {
-          ok: false,
-          error: { code: 'ETIMEDOUT', message: `no answer within ${timeoutMs} ms` },
-        },
-      });
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      done({
-        socket,
-        result: {
-          ok: true,
-          ms: Math.round(performance.now() - started),
-          address: `${socket.remoteAddress}:${socket.remotePort}`,
-        },
-      });
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      socket.destroy();
-      done({
-        socket,
-        result: { ok: false, error: { code: err.code ?? 'ERROR', message: err.message } },
-      });
-    });
-  });
+  try {
+    const socket = await connectWithin(host, port, timeoutMs);
+    return {
+      socket,
+      result: {
+        ok: true,
+        ms: Math.round(performance.now() - started),
+        address: `${socket.remoteAddress}:${socket.remotePort}`,
+      },
+    };
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    return {
+      result: {
+        ok: false,
+        error:
+          err instanceof ConnectTimeoutError
+            ? { code: err.code, message: `no answer within ${timeoutMs} ms` }
+            : { code: code ?? 'ERROR', message },
+      },
+    };
+  }
 }
 
 /** What the TLS step found. */

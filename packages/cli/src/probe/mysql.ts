@@ -37,7 +37,7 @@ export async function probeMysql(options: ProbeOptions): Promise<ProbeResult> {
   const started = performance.now();
   const { socket, result: tcp } = await connectTcp(options.host, options.port, options.timeoutMs);
   const result: ProbeResult = { tcp };
-  if (!tcp.ok) return result;
+  if (!socket) return result;
   const conn = new ProbeConnection(socket, options.timeoutMs, started);
   let phase: ProbePhase = 'tls';
   try {
