@@ -79,7 +79,7 @@ export function messageOf(err: unknown): string {
       .replace(/^rds-iam: /, '')
       .replace(/\s*\n\s*/g, ' ')
       .replace(
-        /`(host|port|user|region|profile|signingHost|signingPort|credentialsTimeoutMs)`/g,
+        /`(host|port|user|region|profile|signingHost|signingPort|credentialsTimeoutMs|ssl\.caFile)`/g,
         (_, name: string) => FLAGS[name] ?? name,
       ),
   ).trim();
@@ -95,4 +95,5 @@ const FLAGS: Record<string, string> = {
   signingHost: '--signing-host',
   signingPort: '--signing-port',
   credentialsTimeoutMs: '--credentials-timeout',
+  'ssl.caFile': '--ca-file',
 };

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readCaFile } from '@rds-iam/core';
 import {
   type ConnectionArgs,
   connectionArgs,
@@ -25,11 +25,16 @@ export interface TargetArgs extends ConnectionArgs {
   database: string | undefined;
   /** The CA to trust instead of the RDS bundle: the URL's `ca-file=`, else `--ca-file`. */
   caFile: string | undefined;
+  /** The certificates of `caFile`, read once when the command line is read. */
+  ca: string[] | undefined;
   /** The URL's `listen=` / `listen-socket=`: the proxy's side, which `doctor` validates and ignores. */
   listen: ListenArgs | undefined;
 }
 
 type Values = Parsed<typeof TARGET_OPTIONS>['values'];
+
+/** A target as the command line writes it, before its CA file is read. */
+export type TargetSpec = Omit<TargetArgs, 'ca'>;
 
 /** The flags that describe the one target of the flag form; with `--target` they belong in the URL. */
 const PER_TARGET_FLAGS = [
@@ -43,11 +48,25 @@ const PER_TARGET_FLAGS = [
 /**
  * The targets a command line names: each `--target` URL, or else the one target of `--engine`,
  * `--host`, `--user`, ... . `--region`, `--profile` and `--ca-file` apply to every target whose URL
- * does not say otherwise.
+ * does not say otherwise. Each target carries its CA file's certificates, read here.
  *
- * @throws {UsageError} for a malformed URL or flag, or both forms at once.
+ * @throws {UsageError} for a malformed URL or flag, both forms at once, or a CA file that cannot be
+ * read or holds no certificate.
  */
 export function targetsOf(values: Values): TargetArgs[] {
+  const targets = targetSpecs(values);
+  // Each CA file once, however many targets trust it: a bad one is refused before any network call.
+  const read = new Map<string, string[]>();
+  return targets.map((target) => {
+    const path = target.caFile;
+    if (path === undefined) return { ...target, ca: undefined };
+    const ca = read.get(path) ?? caCertificates(path);
+    read.set(path, ca);
+    return { ...target, ca };
+  });
+}
+
+function targetSpecs(values: Values): TargetSpec[] {
   const urls = values.target ?? [];
   if (urls.length === 0) return [flagTarget(values)];
   if (values.host !== undefined || values.user !== undefined) {
@@ -73,7 +92,7 @@ export function targetsOf(values: Values): TargetArgs[] {
 }
 
 /** The one target given by `--engine`, `--host`, `--port`, `--user`, `--database`, ... . */
-export function flagTarget(values: Values): TargetArgs {
+export function flagTarget(values: Values): TargetSpec {
   const args = connectionArgs(values);
   if (args.engine === undefined) {
     throw new UsageError(`--engine is required with --port ${args.port} (postgres or mysql)`);
@@ -97,7 +116,7 @@ export function flagTarget(values: Values): TargetArgs {
  * urlTarget('mysql://app@mydb.abc.eu-west-1.rds.amazonaws.com/shop?listen=127.0.0.1:3307');
  * ```
  */
-export function urlTarget(value: string): TargetArgs {
+export function urlTarget(value: string): TargetSpec {
   let url: URL;
   try {
     url = new URL(value);
@@ -175,11 +194,19 @@ export function listenAddress(value: string, flag: string): { host: string; port
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
-/** The PEM text of a `--ca-file` (or a URL's `ca-file=`). */
-export function readCaFile(path: string): string {
+/**
+ * The certificates of a `--ca-file` (or a URL's `ca-file=`), read by core's reader, which the
+ * integrations' `ssl: { caFile }` uses too. A file that cannot be read, or holds no PEM certificate
+ * (a key, a DER file), is a usage error.
+ */
+export function caCertificates(path: string): string[] {
   try {
-    return readFileSync(path, 'utf8');
+    return readCaFile(path);
   } catch (err) {
-    throw new UsageError(`cannot read --ca-file ${path}: ${messageOf(err)}`);
+    // Core's error has the file system's as its cause when the file could not be read.
+    const cause = err instanceof Error ? err.cause : undefined;
+    throw new UsageError(
+      cause === undefined ? messageOf(err) : `cannot read --ca-file ${path}: ${messageOf(cause)}`,
+    );
   }
 }

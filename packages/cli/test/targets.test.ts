@@ -26,6 +26,11 @@ const dir = mkdtempSync(join(tmpdir(), 'rds-iam-targets-'));
 const caFile = join(dir, 'ca.pem');
 const CA = '-----BEGIN CERTIFICATE-----\nnot checked here\n-----END CERTIFICATE-----\n';
 writeFileSync(caFile, CA);
+const keyFile = join(dir, 'key.pem');
+writeFileSync(
+  keyFile,
+  '-----BEGIN PRIVATE KEY-----\nnot a certificate\n-----END PRIVATE KEY-----\n',
+);
 const RDS = 'mydb.abc123xyz.eu-west-1.rds.amazonaws.com';
 
 beforeAll(assertBuilt);
@@ -89,7 +94,7 @@ describe('one target, two commands', () => {
       profile: 'dev',
       signingHost: RDS,
       signingPort: 5432,
-      ssl: { ca: CA },
+      ssl: { ca: [CA.trim()] },
       listen: { host: '127.0.0.1', port: 6543 },
       credentialsTimeoutMs: timeouts.credentialsTimeoutMs,
       connectTimeoutMs: timeouts.connectTimeoutMs,
@@ -175,6 +180,13 @@ describe('bad input: both commands refuse it in the same words', () => {
       'an unreadable CA file',
       ['--target', `postgres://app@h/db?ca-file=${join(dir, 'missing.pem')}`],
       /cannot read --ca-file .*missing\.pem/,
+    ],
+    [
+      // Accepted before: doctor's TLS check then failed as if the server's certificate were wrong,
+      // and the proxy listened and failed every login.
+      'a CA file with no certificate (a key)',
+      ['--target', `postgres://app@h/db?ca-file=${keyFile}`],
+      /--ca-file '.*key\.pem' holds no PEM certificate/,
     ],
     [
       'a custom port and no engine',

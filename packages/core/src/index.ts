@@ -58,6 +58,6 @@ export { redact } from './redact.js';
 export { isAuthRejection, isTlsRequiredRefusal } from './rejection.js';
 export { sharedTokenProvider } from './shared.js';
 export type { SignFunction, SignRequest, SignResult } from './sign.js';
-export { isLoopbackHost, rdsCaCertificates } from './tls.js';
+export { isLoopbackHost, rdsCaCertificates, readCaFile } from './tls.js';
 export { type AuthTokenInfo, parseAuthToken } from './token.js';
 export { mergeDatabaseUrl, type ParsedDatabaseUrl, parseDatabaseUrl } from './url.js';

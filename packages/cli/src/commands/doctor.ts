@@ -11,7 +11,6 @@ import {
 import { type Command, EXIT_CODES_HELP } from '../command.js';
 import { diagnose } from '../doctor/diagnose.js';
 import { reporter } from '../doctor/report.js';
-import { trustedCas } from '../doctor/tls.js';
 import { EXIT, UsageError } from '../errors.js';
 import { readPolicyFiles } from '../policy-files.js';
 import { CONTEXT_HELP, CONTEXT_OPTIONS, requestContextOf } from '../request-context.js';
@@ -124,8 +123,8 @@ ${EXIT_CODES_HELP}
 /**
  * What `doctor` checks for a command line: the targets (one parser with `proxy`) and the bounds
  * (the same flags as `proxy`, with doctor's shorter default for the connection, since a hung step is
- * what it is there to find). CA files are read here so that a bad one is refused before any network
- * call.
+ * what it is there to find). `targetsOf` reads the CA files, so that a bad one is refused before any
+ * network call.
  *
  * @throws {UsageError} for anything `proxy` would refuse in the same words.
  */
@@ -134,7 +133,6 @@ export function doctorPlan(values: Parsed<typeof DOCTOR_OPTIONS>['values']): {
   timeouts: { credentialsTimeoutMs?: number; connectTimeoutMs: number };
 } {
   const targets = targetsOf(values);
-  for (const target of targets) trustedCas(target.caFile);
   if (values.timeout !== undefined && values['connect-timeout'] !== undefined) {
     throw new UsageError('--timeout is the old name of --connect-timeout: give one of them');
   }

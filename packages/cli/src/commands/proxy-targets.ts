@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { LocalProxyOptions } from '@rds-iam/proxy';
 import { msOption, type Parsed, TARGET_OPTIONS, timeoutArgs } from '../args.js';
 import { messageOf, UsageError } from '../errors.js';
-import { type ListenArgs, listenArgs, readCaFile, type TargetArgs, targetsOf } from '../targets.js';
+import { type ListenArgs, listenArgs, type TargetArgs, targetsOf } from '../targets.js';
 
 /** The options of `rds-iam proxy`: the targets as `doctor` takes them, and how to serve them. */
 export const PROXY_OPTIONS = {
@@ -58,7 +58,7 @@ export function proxyTargets(values: Values, env: NodeJS.ProcessEnv): ProxyTarge
       ...(target.signingOverridden
         ? { signingHost: target.signingHost, signingPort: target.signingPort }
         : {}),
-      ...(target.caFile !== undefined ? { ssl: { ca: readCaFile(target.caFile) } } : {}),
+      ...(target.ca !== undefined ? { ssl: { ca: target.ca } } : {}),
       listen: listenOf(target.listen ?? flagListen, target.engine),
     },
   }));

@@ -35,7 +35,7 @@ export async function diagnose(
   io: Io,
 ): Promise<number> {
   const { engine } = target;
-  const { ca, caName } = trustedCas(target.caFile);
+  const { ca, caName } = trustedCas(target);
   const database = target.database ?? (engine === 'postgres' ? 'postgres' : undefined);
   report.header(
     `rds-iam doctor: ${target.user}@${target.host}:${target.port} (${engine})${target.signingOverridden ? `, signed for ${target.signingHost}:${target.signingPort}` : ''}`,

@@ -1,13 +1,16 @@
 import { rdsCaCertificates } from '@rds-iam/core';
 import type { TlsResult } from '../probe/conn.js';
-import { readCaFile } from '../targets.js';
+import type { TargetArgs } from '../targets.js';
 import type { Check } from './check.js';
 import type { ProbeContext } from './probe.js';
 
 /** The CAs the `tls` check trusts: `--ca-file` when given, else the RDS bundle; and how to name them. */
-export function trustedCas(caFile: string | undefined): { ca: string[]; caName: string } {
-  if (caFile === undefined) return { ca: [...rdsCaCertificates()], caName: 'the RDS CA bundle' };
-  return { ca: [readCaFile(caFile)], caName: `--ca-file ${caFile}` };
+export function trustedCas(target: Pick<TargetArgs, 'ca' | 'caFile'>): {
+  ca: string[];
+  caName: string;
+} {
+  if (target.ca === undefined) return { ca: [...rdsCaCertificates()], caName: 'the RDS CA bundle' };
+  return { ca: target.ca, caName: `--ca-file ${target.caFile}` };
 }
 
 /**
