@@ -18,7 +18,7 @@ import {
   parseGreeting,
   sendSslRequest,
   sslRequest,
-  startTls,
+  upgradeClientTls,
 } from '@rds-iam/wire';
 import type { ProxyRefusalReason } from './log.js';
 
@@ -84,15 +84,19 @@ export async function dial(ctx: UpstreamContext): Promise<net.Socket> {
   return socket;
 }
 
-/** TLS on a connected socket, verified as core's `iamTls` says; the token goes only over this. */
+/**
+ * TLS on a connected socket read so far by `reader`, verified as core's `iamTls` says; the token
+ * goes only over this.
+ */
 export async function secure(
   socket: net.Socket,
+  reader: FrameReader,
   ctx: UpstreamContext,
   settings: tls.ConnectionOptions,
 ): Promise<tls.TLSSocket> {
   let secured: tls.TLSSocket;
   try {
-    secured = await startTls(socket, settings, ctx.timeoutMs);
+    secured = await upgradeClientTls(socket, reader, settings, ctx.timeoutMs);
     ctx.connector.tls.assertSecure(secured);
   } catch (err) {
     const described =
@@ -144,8 +148,7 @@ export async function postgresTls(ctx: UpstreamContext, raw: net.Socket): Promis
       `${connector.host}:${connector.port} offers no TLS (answered ${JSON.stringify(answer)} to SSLRequest)`,
     );
   }
-  reader.detach();
-  const socket = await secure(raw, ctx, settings);
+  const socket = await secure(raw, reader, ctx, settings);
   return { socket, reader: new FrameReader(socket, MAX_UPSTREAM_FRAME) };
 }
 
@@ -277,8 +280,7 @@ export async function mysqlUpstream(
       socket.write(
         frame(1, sslRequest(response.capabilities, response.maxPacketSize, response.charset)),
       );
-      reader.detach();
-      socket = await secure(current.socket, ctx, settings);
+      socket = await secure(current.socket, reader.frames, ctx, settings);
       reader = new PacketReader(new FrameReader(socket, MAX_UPSTREAM_FRAME));
       seq = 2;
     }

@@ -144,4 +144,4 @@ export {
 } from './postgres/startup.js';
 export { relay } from './relay.js';
 export { LoginEnded, LoginSession } from './session.js';
-export { type AcceptOptions, startTls, upgradeServerTls } from './tls.js';
+export { type AcceptOptions, upgradeClientTls, upgradeServerTls } from './tls.js';

@@ -1,20 +1,48 @@
 import type net from 'node:net';
 import tls from 'node:tls';
-import { FrameReaderError } from './frames.js';
+import { type FrameReader, FrameReaderError } from './frames.js';
 
 /**
- * Starts TLS as the client on a connected socket (after the protocol's own negotiation: PostgreSQL's
- * SSLRequest, MySQL's SSLRequest packet) and resolves once the handshake is over. What is verified
- * is what `options` says (the proxy: verify-full against the RDS CAs; doctor's probe: nothing, so
- * that it can describe a failure). Rejects on a handshake error or after `timeoutMs`, destroying the
- * socket.
+ * Switches a client connection to TLS once the protocol agreed to it (PostgreSQL's `S` read,
+ * MySQL's SSLRequest sent): stops `reader`, starts TLS as the client on `socket` and resolves once
+ * the handshake is over; the caller reads the TLS socket with a new reader. What is verified is
+ * what `options` says (the proxy: verify-full against the RDS CAs; doctor's probe: nothing, so that
+ * it can describe a failure). Bytes the server sent before the handshake are refused: a server
+ * sends none, so someone on the path injected them, for a client that reads them after the
+ * handshake to take them as the server's (CVE-2021-23222, the client-side twin of the check in
+ * `postgres/startup.ts`).
+ * Rejects on them, on a handshake error or after `timeoutMs`, destroying the socket.
  *
  * @example
  * ```ts
- * const secure = await startTls(socket, { ca, servername: host }, 5_000);
+ * const secure = await upgradeClientTls(socket, reader, { ca, servername: host }, 5_000);
+ * const secureReader = new FrameReader(secure, 65_536);
  * ```
  */
-export function startTls(
+export async function upgradeClientTls(
+  socket: net.Socket,
+  reader: FrameReader,
+  options: tls.ConnectionOptions,
+  timeoutMs: number,
+): Promise<tls.TLSSocket> {
+  let injected: number;
+  try {
+    injected = reader.detach().length;
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+  if (injected > 0) {
+    socket.destroy();
+    throw new Error(
+      `the server sent ${injected} byte(s) before the TLS handshake, which no server does: refused as injected on the way`,
+    );
+  }
+  return startTls(socket, options, timeoutMs);
+}
+
+/** Starts TLS as the client on `socket`; rejects on a handshake error or after `timeoutMs`. */
+function startTls(
   socket: net.Socket,
   options: tls.ConnectionOptions,
   timeoutMs: number,

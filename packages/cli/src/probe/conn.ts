@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { ConnectTimeoutError, connectWithin, FrameReader, startTls } from '@rds-iam/wire';
+import { ConnectTimeoutError, connectWithin, FrameReader, upgradeClientTls } from '@rds-iam/wire';
 
 /** A server's handshake message larger than this is not a database server's. */
 const MAX_FRAME = (1 << 20) + 5;
@@ -126,12 +126,10 @@ export class ProbeConnection {
    * `ca` and the certificate names `identity`. Callers must not send anything secret unless `ok`.
    */
   async upgrade(options: ProbeTls): Promise<TlsResult> {
-    const raw = this.#socket;
-    const rest = this.#reader.detach();
-    if (rest.length > 0) raw.unshift(rest);
     const isName = net.isIP(options.identity) === 0;
-    const handshake = startTls(
-      raw,
+    const handshake = upgradeClientTls(
+      this.#socket,
+      this.#reader,
       {
         ca: options.ca,
         ...(isName ? { servername: options.identity } : {}),
