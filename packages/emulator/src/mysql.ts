@@ -20,11 +20,12 @@ import {
   MysqlRefusal,
   PacketReader,
   parseErrPacket,
-  parseGreeting,
-  REQUIRED_CAPABILITIES,
+  readGreeting,
   relayedGreeting,
   relayedResponse,
   secureTransportRequired,
+  UnfitGreetingError,
+  type UpstreamGreeting,
 } from '@rds-iam/wire';
 import type { ConnectionContext, VerifyResult } from './context.js';
 
@@ -243,45 +244,28 @@ class MysqlFrontEnd {
 
   /** Upstream's greeting, or a refusal that says why there is none. */
   async #upstreamGreeting(reader: PacketReader): Promise<Greeting> {
-    let packet: Awaited<ReturnType<PacketReader['read']>>;
+    let first: UpstreamGreeting;
     try {
-      packet = await this.#fromUpstream(() => reader.read());
-    } catch {
+      first = await this.#fromUpstream(() => readGreeting(reader));
+    } catch (err) {
       throw new MysqlRefusal(
         0,
-        errPacket(
-          CR_CONN_HOST_ERROR,
-          'HY000',
-          `rds-iam emulator: cannot reach the upstream server ${this.#where} (${this.#upstreamError ?? 'closed'})`,
-        ),
+        err instanceof UnfitGreetingError
+          ? errPacket(
+              ER_UNKNOWN_ERROR,
+              'HY000',
+              `rds-iam emulator: upstream ${this.#where} ${err.message}`,
+            )
+          : errPacket(
+              CR_CONN_HOST_ERROR,
+              'HY000',
+              `rds-iam emulator: cannot reach the upstream server ${this.#where} (${this.#upstreamError ?? 'closed'})`,
+            ),
       );
     }
     // Upstream refused us before any handshake (too many connections, host blocked): pass it on.
-    if (packet.payload[0] === 0xff) throw new MysqlRefusal(0, packet.payload);
-    let up: Greeting;
-    try {
-      up = parseGreeting(packet.payload);
-    } catch {
-      throw new MysqlRefusal(
-        0,
-        errPacket(
-          ER_UNKNOWN_ERROR,
-          'HY000',
-          `rds-iam emulator: ${this.#where} did not greet as a MySQL server`,
-        ),
-      );
-    }
-    if ((up.capabilities & REQUIRED_CAPABILITIES) !== REQUIRED_CAPABILITIES) {
-      throw new MysqlRefusal(
-        0,
-        errPacket(
-          ER_UNKNOWN_ERROR,
-          'HY000',
-          `rds-iam emulator: upstream ${this.#where} is too old (no 4.1 protocol / pluggable auth)`,
-        ),
-      );
-    }
-    return up;
+    if (first.kind === 'refused') throw new MysqlRefusal(0, first.payload);
+    return first.greeting;
   }
 
   /**

@@ -15,9 +15,11 @@ import {
   type MysqlLoginOutcome,
   PacketReader,
   parseErrPacket,
-  parseGreeting,
+  readGreeting,
   sendSslRequest,
   sslRequest,
+  UnfitGreetingError,
+  type UpstreamGreeting,
   upgradeClientTls,
 } from '@rds-iam/wire';
 import type { ProxyRefusalReason } from './log.js';
@@ -219,27 +221,28 @@ export async function openMysqlUpstream(ctx: UpstreamContext): Promise<MysqlOpen
   const { connector } = ctx;
   const socket = await dial(ctx);
   const reader = new PacketReader(new FrameReader(socket, MAX_UPSTREAM_FRAME));
-  const packet = await reader.read(ctx.timeoutMs).catch((err: unknown) => {
+  let first: UpstreamGreeting;
+  try {
+    first = await readGreeting(reader, ctx.timeoutMs);
+  } catch (err) {
+    if (err instanceof UnfitGreetingError) {
+      throw new UpstreamFailure(
+        'upstream-refused',
+        `${connector.host}:${connector.port} ${err.message}`,
+      );
+    }
     throw new UpstreamFailure(
       'upstream-unreachable',
       `no greeting from ${connector.host}:${connector.port} (${describeError(err)})`,
     );
-  });
-  if (packet.payload[0] === 0xff) {
+  }
+  if (first.kind === 'refused') {
     throw new UpstreamFailure(
       'upstream-refused',
-      `${connector.host}:${connector.port} refused the connection: ${parseErrPacket(packet.payload).message}`,
+      `${connector.host}:${connector.port} refused the connection: ${parseErrPacket(first.payload).message}`,
     );
   }
-  let greeting: Greeting;
-  try {
-    greeting = parseGreeting(packet.payload);
-  } catch {
-    throw new UpstreamFailure(
-      'upstream-refused',
-      `${connector.host}:${connector.port} did not greet as a MySQL server`,
-    );
-  }
+  const { greeting } = first;
   if (connector.tls.sharedSsl !== false && !(greeting.capabilities & Capability.SSL)) {
     throw new UpstreamFailure('upstream-tls', `${connector.host}:${connector.port} offers no TLS`);
   }

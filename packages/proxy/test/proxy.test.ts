@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildGreeting, Capability, PacketReader, parseErrPacket } from '@rds-iam/wire';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   formatLogEntry,
@@ -129,5 +130,48 @@ describe('startLocalProxy without a database', () => {
       level: 'info',
       event: 'listening',
     });
+  });
+});
+
+describe('startLocalProxy in front of a server that is no fit MySQL upstream', () => {
+  it('one without the 4.1 protocol / pluggable auth is refused before any token, as upstream-refused', async () => {
+    // Greets with a MySQL 4.0-era capability set: a relay could not log in as RDS wants.
+    const old = net.createServer((s) => {
+      s.on('error', () => undefined);
+      const greeting = buildGreeting({
+        serverVersion: '4.0.27',
+        connectionId: 7,
+        scramble: Buffer.alloc(20, 1),
+        capabilities: Capability.LONG_PASSWORD | Capability.CONNECT_WITH_DB,
+        mariaDbCapabilities: 0,
+        charset: 8,
+        statusFlags: 2,
+        authPlugin: 'mysql_native_password',
+      });
+      const header = Buffer.from([greeting.length & 0xff, greeting.length >> 8, 0, 0]);
+      s.write(Buffer.concat([header, greeting]));
+    });
+    await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', resolve));
+    const proxy = await startLocalProxy({
+      engine: 'mysql',
+      host: '127.0.0.1',
+      port: (old.address() as net.AddressInfo).port,
+      user: 'app',
+      ssl: false,
+      sign,
+    });
+    try {
+      const client = net.connect((proxy.address as { port: number }).port, '127.0.0.1');
+      client.on('error', () => undefined);
+      const { payload } = await new PacketReader(client, 1024).read(5_000);
+      client.destroy();
+      expect(parseErrPacket(payload).message).toMatch(
+        /^rds-iam proxy: 127\.0\.0\.1:\d+ is too old \(no 4\.1 protocol \/ pluggable auth\)$/,
+      );
+      expect(proxy.counters().rejectionsByReason).toEqual({ 'upstream-refused': 1 });
+    } finally {
+      await proxy.close();
+      await new Promise<void>((resolve) => old.close(() => resolve()));
+    }
   });
 });

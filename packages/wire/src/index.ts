@@ -85,8 +85,11 @@ export {
   RELAYED_CAPABILITIES,
   RELAYED_MARIADB_CAPABILITIES,
   REQUIRED_CAPABILITIES,
+  readGreeting,
   relayedGreeting,
   relayedResponse,
+  UnfitGreetingError,
+  type UpstreamGreeting,
 } from './mysql/relayed.js';
 export {
   cachingSha2Auth,

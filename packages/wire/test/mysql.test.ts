@@ -6,12 +6,15 @@ import {
   buildGreeting,
   buildHandshakeResponse,
   Capability,
+  ER_ACCESS_DENIED,
+  errPacket,
   frame,
   loginMysql,
   nativePasswordAuth,
   PacketReader,
   parseGreeting,
   parseHandshakeResponse,
+  readGreeting,
   relayedGreeting,
   scramble,
 } from '../src/index.js';
@@ -134,5 +137,38 @@ describe('loginMysql', () => {
     toClient.write(frame(2, Buffer.from('\xfeclient_ed25519\0abc', 'latin1')));
     expect(await login).toEqual({ kind: 'unanswered', plugin: 'client_ed25519' });
     expect(sent).toHaveLength(1);
+  });
+});
+
+describe('readGreeting', () => {
+  /** What readGreeting makes of `payload` sent as the server's first packet. */
+  function first(payload: Buffer) {
+    const fromServer = new PassThrough();
+    const read = readGreeting(new PacketReader(fromServer, 1024), 1_000);
+    fromServer.write(frame(0, payload));
+    return read;
+  }
+
+  it('a greeting with the 4.1 protocol and pluggable auth', async () => {
+    expect(await first(buildGreeting(greeting))).toEqual({ kind: 'greeting', greeting });
+  });
+
+  it("the server's refusal is handed back as it came", async () => {
+    const refusal = errPacket(ER_ACCESS_DENIED, '28000', "Host 'x' is blocked");
+    expect(await first(refusal)).toEqual({ kind: 'refused', payload: refusal });
+  });
+
+  it('a greeting without what a relay needs, or none at all, is refused', async () => {
+    const old = buildGreeting({
+      ...greeting,
+      capabilities: (Capability.PROTOCOL_41 | Capability.SECURE_CONNECTION) >>> 0,
+    });
+    await expect(first(old)).rejects.toMatchObject({
+      name: 'UnfitGreetingError',
+      reason: 'too-old',
+    });
+    await expect(first(Buffer.from('HTTP/1.1 400'))).rejects.toMatchObject({
+      reason: 'not-mysql',
+    });
   });
 });

@@ -1,5 +1,5 @@
-import type { Greeting, HandshakeResponse } from './handshake.js';
-import { Capability, MariaDbCapability } from './packets.js';
+import { type Greeting, type HandshakeResponse, parseGreeting } from './handshake.js';
+import { Capability, MariaDbCapability, type PacketReader } from './packets.js';
 import { scramble } from './scramble.js';
 
 /*
@@ -58,6 +58,57 @@ export const RELAYED_MARIADB_CAPABILITIES =
 /** What a relaying front end needs from both ends: 4.1 protocol and pluggable auth (for the switch). */
 export const REQUIRED_CAPABILITIES =
   Capability.PROTOCOL_41 | Capability.SECURE_CONNECTION | Capability.PLUGIN_AUTH;
+
+/** Why the greeting of the server behind a relaying front end cannot serve it. */
+export class UnfitGreetingError extends Error {
+  /** `not-mysql`: no HandshakeV10; `too-old`: no 4.1 protocol or pluggable auth. */
+  readonly reason: 'not-mysql' | 'too-old';
+  constructor(reason: 'not-mysql' | 'too-old') {
+    super(
+      reason === 'not-mysql'
+        ? 'did not greet as a MySQL server'
+        : 'is too old (no 4.1 protocol / pluggable auth)',
+    );
+    this.name = 'UnfitGreetingError';
+    this.reason = reason;
+  }
+}
+
+/** The first packet of the server behind a relaying front end. */
+export type UpstreamGreeting =
+  | { readonly kind: 'greeting'; readonly greeting: Greeting }
+  /** The server refused the connection before any handshake (too many connections, host blocked). */
+  | { readonly kind: 'refused'; readonly payload: Buffer };
+
+/**
+ * Reads the greeting of the server a relaying front end dialled: the greeting, when it has what the
+ * front end needs of it ({@link REQUIRED_CAPABILITIES}), or the server's ERR packet. Throws
+ * {@link UnfitGreetingError} on anything else, and the reader's error when no packet comes (within
+ * `timeoutMs`, when given).
+ *
+ * @example
+ * ```ts
+ * const first = await readGreeting(new PacketReader(upstream, 1 << 20), 5_000);
+ * if (first.kind === 'refused') client.end(frame(0, first.payload));
+ * ```
+ */
+export async function readGreeting(
+  reader: PacketReader,
+  timeoutMs?: number,
+): Promise<UpstreamGreeting> {
+  const { payload } = await reader.read(timeoutMs);
+  if (payload[0] === 0xff) return { kind: 'refused', payload };
+  let greeting: Greeting;
+  try {
+    greeting = parseGreeting(payload);
+  } catch {
+    throw new UnfitGreetingError('not-mysql');
+  }
+  if ((greeting.capabilities & REQUIRED_CAPABILITIES) !== REQUIRED_CAPABILITIES) {
+    throw new UnfitGreetingError('too-old');
+  }
+  return { kind: 'greeting', greeting };
+}
 
 /**
  * The greeting a relaying front end sends its client: upstream's, with the capabilities narrowed to
