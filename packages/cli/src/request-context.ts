@@ -1,5 +1,6 @@
 import {
   parseContextAssignment,
+  parseDate,
   principalContext,
   type RequestContext,
   validateContext,
@@ -23,7 +24,8 @@ export const CONTEXT_HELP = `  --context <KEY=VALUE>   a request context key the
                           for an IAM user, aws:username, as IAM derives them
   --principal-tag <K=V>   aws:PrincipalTag/K; repeat it. With any tag given, tags not given count as
                           absent
-  --time <when>           aws:CurrentTime and aws:EpochTime: "now", an ISO 8601 date or epoch seconds
+  --time <when>           aws:CurrentTime and aws:EpochTime: "now", an ISO 8601 date (UTC when it
+                          names no zone) or epoch seconds
 aws:RequestedRegion is the database's region unless --context names another. A key the policy needs
 and the request does not carry leaves the decision undetermined (never an allow), on stderr too.`;
 
@@ -80,10 +82,13 @@ export function requestContextOf(
   return { context, complete };
 }
 
+/**
+ * `--time` read as the policy reads `aws:CurrentTime`: a date without a zone is UTC, and a day that
+ * does not exist is refused rather than rolled over into the next month.
+ */
 function timeContext(when: string, now: () => number): Record<string, string> {
-  const ms = when === 'now' ? now() : /^\d+$/.test(when) ? Number(when) * 1000 : Date.parse(when);
-  const context = { 'aws:CurrentTime': when };
-  if (Number.isNaN(ms)) return context; // validateContext names the bad value
+  const ms = when === 'now' ? now() : parseDate(when);
+  if (ms === undefined) return { 'aws:CurrentTime': when }; // validateContext names the bad value
   return {
     'aws:CurrentTime': new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'),
     'aws:EpochTime': String(Math.floor(ms / 1000)),

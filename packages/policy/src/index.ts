@@ -22,6 +22,7 @@ export {
   type CompilePoliciesOptions,
   compilePolicies,
 } from './compile.js';
+export { parseDate } from './conditions/date.js';
 export {
   type ContextValue,
   type MissingKeys,

@@ -7,7 +7,13 @@ const ISO =
 /**
  * A date as IAM reads condition dates: ISO 8601 (`2025-06-01`, `2025-06-01T12:00Z`,
  * `2025-06-01T12:00:00.000+02:00`; UTC when no zone is written) or whole seconds since 1970. Returns
- * milliseconds since 1970, or `undefined`.
+ * milliseconds since 1970, or `undefined` (for a day that does not exist too, such as 2025-02-30).
+ *
+ * @example
+ * ```ts
+ * parseDate('2025-06-01 12:00'); // 1748779200000: UTC, whatever the local time zone
+ * parseDate('2025-02-30'); // undefined
+ * ```
  */
 export function parseDate(text: string): number | undefined {
   const t = text.trim();
